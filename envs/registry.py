@@ -1,0 +1,54 @@
+"""Task registry: `envs.make(name, **kwargs)` builds any registered task from its name.
+
+Each task name maps to `"module:factory"`; the module is imported only when the task is made, so
+listing tasks never imports heavy dependencies (Brax). A factory takes keyword arguments and returns
+a `MultiAgentEnv`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+
+from envs.core import MultiAgentEnv
+
+# name -> "module:factory". Keep one block per environment module.
+_TASKS: dict[str, str] = {
+    # --- matrix games (envs/matrix.py) ---
+    "climbing": "envs.matrix:climbing",
+    "penalty": "envs.matrix:penalty",
+    "matrix": "envs.matrix:MatrixGame",
+    # --- grid tasks (envs/predator_prey.py, envs/bridge.py) ---
+    # --- multi-agent MuJoCo on Brax (envs/mabrax/) ---
+    # --- SMACv2 stand-in (envs/smaxv2/) ---
+}
+
+
+def register(name: str, target: str) -> None:
+    """Add a task: `target` is `"module:factory"`. Re-registering a name is an error."""
+    if name in _TASKS and _TASKS[name] != target:
+        raise ValueError(f"task {name!r} is already registered as {_TASKS[name]!r}")
+    if ":" not in target:
+        raise ValueError(f"register target must look like 'module:factory', got {target!r}")
+    _TASKS[name] = target
+
+
+def registered_tasks() -> tuple[str, ...]:
+    """All task names, sorted."""
+    return tuple(sorted(_TASKS))
+
+
+def make(name: str, **kwargs) -> MultiAgentEnv:
+    """Build the task `name` (for example `"climbing"`, `"penalty"`), passing `kwargs` to its factory."""
+    if name not in _TASKS:
+        close = difflib.get_close_matches(name, _TASKS, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ValueError(
+            f"unknown env {name!r}.{hint} Known envs: {', '.join(registered_tasks())}."
+        )
+    module_name, factory_name = _TASKS[name].split(":")
+    factory = getattr(importlib.import_module(module_name), factory_name)
+    try:
+        return factory(**kwargs)
+    except TypeError as err:
+        raise ValueError(f"env {name!r} does not accept these arguments {sorted(kwargs)}: {err}") from err
