@@ -19,6 +19,12 @@ _TASKS: dict[str, str] = {
     "penalty": "envs.matrix:penalty",
     "matrix": "envs.matrix:MatrixGame",
     # --- grid tasks (envs/predator_prey.py, envs/bridge.py) ---
+    "predator_prey": "envs.predator_prey:predator_prey",
+    "predator_prey_p0": "envs.predator_prey:predator_prey_p0",
+    "predator_prey_p05": "envs.predator_prey:predator_prey_p05",
+    "predator_prey_p1": "envs.predator_prey:predator_prey_p1",
+    "predator_prey_p15": "envs.predator_prey:predator_prey_p15",
+    "bridge": "envs.bridge:BridgeCrossing",
     # --- multi-agent MuJoCo on Brax (envs/mabrax/) ---
     # --- SMACv2 stand-in (envs/smaxv2/) ---
 }

@@ -1,0 +1,291 @@
+"""Predator-prey (envs/predator_prey.py): hand-built states for every rule, plus API conformance."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from envs.predator_prey import PredatorPrey, PredatorPreyState
+
+D, L, U, R, N = 0, 1, 2, 3, 4  # down (row + 1), left, up (row - 1), right, no-op
+
+
+@pytest.fixture(scope="module")
+def env():
+    return PredatorPrey()
+
+
+@pytest.fixture(scope="module")
+def step(env):
+    return jax.jit(env.step)
+
+
+@pytest.fixture(scope="module")
+def step_many_keys(env):
+    """One state and action, a batch of keys (the prey's randomness)."""
+    return jax.jit(jax.vmap(env.step, in_axes=(0, None, None, None)))
+
+
+def _state(pred, prey, alive=None, t=0):
+    prey = np.asarray(prey, np.int32)
+    alive = np.ones(len(prey), bool) if alive is None else np.asarray(alive)
+    return PredatorPreyState(
+        predator_pos=jnp.asarray(pred, jnp.int32),
+        prey_pos=jnp.asarray(prey),
+        prey_alive=jnp.asarray(alive),
+        t=jnp.asarray(t, jnp.int32),
+    )
+
+
+def _act(*a):
+    return jnp.asarray(a, jnp.int32)
+
+
+KEY = jax.random.PRNGKey(0)
+
+
+# ---- rules on hand-built states -------------------------------------------------------------------
+
+
+def test_capture_two_adjacent(env, step):
+    params = env.default_params()
+    # Predator 0 steps down from (0, 2) to (1, 2); predator 1 already sits at (2, 1) beside the prey (2, 2).
+    s, ts = step(KEY, _state([[0, 2], [2, 1]], [[2, 2]]), _act(D, N), params)
+    np.testing.assert_array_equal(s.predator_pos, [[1, 2], [2, 1]])
+    assert not bool(s.prey_alive[0])
+    np.testing.assert_allclose(ts.reward, [5.0 - 0.01] * 2, rtol=1e-6)
+    assert bool(ts.terminated) and not bool(ts.truncated)
+    assert float(ts.info["captured"]) == 1.0 and int(ts.info["miscoordinations"]) == 0
+    # The caught prey is gone from the global state's prey grid and alive flags.
+    g = env.grid_size
+    prey_grid = ts.state[2 * 2 + g * g : 2 * 2 + 2 * g * g]
+    assert float(prey_grid.sum()) == 0.0 and float(ts.state[-2]) == 0.0
+
+
+def test_capture_with_three_adjacent_also_counts(env, step):
+    env3 = PredatorPrey(num_predators=3)
+    s, ts = jax.jit(env3.step)(
+        KEY, _state([[1, 2], [2, 1], [3, 2]], [[2, 2]]), _act(N, N, N), env3.default_params()
+    )
+    assert bool(ts.terminated) and float(ts.reward[0]) == pytest.approx(4.99)
+
+
+@pytest.mark.parametrize("name,p", [("predator_prey_p0", 0.0), ("predator_prey_p05", -0.5),
+                                    ("predator_prey_p1", -1.0), ("predator_prey_p15", -1.5),
+                                    ("predator_prey", -0.5)])
+def test_presets_penalty(name, p):
+    env = envs.make(name)
+    assert float(env.default_params().penalty) == p
+    assert env.spec(env.default_params()).num_agents == 2
+
+
+def test_miscoordination_penalty_swept_by_vmap(env, step):
+    """One predator adjacent: the team pays P, the prey survives; P is a vmappable parameter."""
+    state = _state([[1, 2], [4, 4]], [[2, 2]])
+    base = env.default_params()
+    ps = jnp.array([0.0, -0.5, -1.0, -1.5])
+    params = jax.vmap(lambda p: base.replace(penalty=p))(ps)
+    s, ts = jax.jit(jax.vmap(env.step, in_axes=(None, None, None, 0)))(KEY, state, _act(N, N), params)
+    np.testing.assert_allclose(ts.reward[:, 0], ps - 0.01, rtol=1e-6)
+    assert bool(jnp.all(s.prey_alive)) and not bool(jnp.any(ts.terminated))
+    np.testing.assert_array_equal(ts.info["miscoordinations"], [1, 1, 1, 1])
+    np.testing.assert_array_equal(ts.info["captured"], [0.0] * 4)
+
+
+def test_step_cost_only_when_nobody_adjacent(env, step):
+    s, ts = step(KEY, _state([[0, 0], [4, 4]], [[2, 2]]), _act(N, N), env.default_params())
+    np.testing.assert_allclose(ts.reward, [-0.01, -0.01], rtol=1e-6)
+    assert int(ts.info["miscoordinations"]) == 0
+
+
+def test_moves_into_occupied_cells_fail(env, step):
+    params = env.default_params()
+    prey = [[0, 0]]  # out of the way (no predator adjacent in any case below)
+    # Into a standing predator.
+    s, _ = step(KEY, _state([[2, 2], [2, 3]], prey), _act(R, N), params)
+    np.testing.assert_array_equal(s.predator_pos, [[2, 2], [2, 3]])
+    # Lower index moves first: predator 0 cannot follow predator 1 into the cell it is leaving ...
+    s, _ = step(KEY, _state([[2, 2], [2, 3]], prey), _act(R, R), params)
+    np.testing.assert_array_equal(s.predator_pos, [[2, 2], [2, 4]])
+    # ... but predator 1 can follow predator 0.
+    s, _ = step(KEY, _state([[2, 3], [2, 2]], prey), _act(R, R), params)
+    np.testing.assert_array_equal(s.predator_pos, [[2, 4], [2, 3]])
+    # Swapping is impossible; two predators aiming at one cell: the lower index gets it.
+    s, _ = step(KEY, _state([[2, 2], [2, 3]], prey), _act(R, L), params)
+    np.testing.assert_array_equal(s.predator_pos, [[2, 2], [2, 3]])
+    s, _ = step(KEY, _state([[2, 2], [2, 4]], prey), _act(R, L), params)
+    np.testing.assert_array_equal(s.predator_pos, [[2, 3], [2, 4]])
+    # Into the prey's cell.
+    s, _ = step(KEY, _state([[4, 4], [0, 4]], [[3, 4]]), _act(U, N), params)
+    np.testing.assert_array_equal(s.predator_pos[0], [4, 4])
+
+
+def test_walls(env, step):
+    params = env.default_params()
+    for a0, a1 in [(U, D), (L, R)]:
+        s, _ = step(KEY, _state([[0, 0], [4, 4]], [[2, 2]]), _act(a0, a1), params)
+        np.testing.assert_array_equal(s.predator_pos, [[0, 0], [4, 4]])
+
+
+def test_prey_never_moves_next_to_a_predator(env, step_many_keys):
+    params = env.default_params()
+    state = _state([[0, 2], [4, 2]], [[2, 2]])
+    keys = jax.random.split(KEY, 256)
+    s, _ = step_many_keys(keys, state, _act(N, N), params)
+    prey = np.asarray(s.prey_pos[:, 0])
+    pred = np.array([[0, 2], [4, 2]])
+    dist = np.abs(prey[:, None] - pred[None]).sum(-1)
+    assert (dist >= 2).all()
+    assert len({tuple(p) for p in prey}) > 1  # it does move at random
+
+
+def test_prey_stays_without_a_safe_move(env, step_many_keys):
+    # Prey in the corner, one predator beside it, the other guarding (1, 0): no safe move, it stays.
+    params = env.default_params()
+    state = _state([[0, 1], [2, 0]], [[0, 0]])
+    keys = jax.random.split(KEY, 256)
+    s, ts = step_many_keys(keys, state, _act(N, N), params)
+    np.testing.assert_array_equal(s.prey_pos[:, 0], np.zeros((256, 2)))
+    assert bool(jnp.all(ts.info["miscoordinations"] == 1))
+
+
+def test_observation_layout(env, step):
+    params = env.default_params()
+    _, ts = step(KEY, _state([[0, 0], [4, 4]], [[1, 2]]), _act(N, N), params)
+    # the prey may have moved; read it back from the global state
+    obs, g = np.asarray(ts.obs), env.grid_size
+    assert obs.shape == (2, 28) and ts.state.shape == (2 * 2 + 2 * g * g + 1 + 1,)
+    np.testing.assert_allclose(obs[:, :2], [[0, 0], [1, 1]])
+    np.testing.assert_allclose(obs[:, -1], [1 / 100] * 2)
+    prey_grid = np.asarray(ts.state[4 + g * g : 4 + 2 * g * g]).reshape(g, g)
+    (pr, pc), = np.argwhere(prey_grid == 1)
+    for i, (r, c) in enumerate([(0, 0), (4, 4)]):
+        window = obs[i, 2:27].reshape(5, 5)
+        want = np.zeros((5, 5))
+        if abs(pr - r) <= 2 and abs(pc - c) <= 2:
+            want[pr - r + 2, pc - c + 2] = 1
+        np.testing.assert_array_equal(window, want)
+    pred_grid = np.asarray(ts.state[4 : 4 + g * g]).reshape(g, g)
+    assert pred_grid[0, 0] == 1 and pred_grid[4, 4] == 1 and pred_grid.sum() == 2
+
+
+def test_window_sees_prey_at_known_offset(env):
+    # Predator 0 at (0, 0), prey at (1, 2): window index [1 + 2, 2 + 2] = [3, 4] (observed at reset-like
+    # timestep construction, before the prey could move).
+    state = _state([[0, 0], [4, 4]], [[1, 2]])
+    ts = env._timestep(state, env.default_params(), jnp.zeros(2), False, False, {})
+    window = np.asarray(ts.obs[0, 2:27]).reshape(5, 5)
+    assert window[3, 4] == 1 and window.sum() == 1
+    assert float(ts.obs[1, 2:27].sum()) == 0.0  # (4, 4) is 3 rows away: out of view
+
+
+def test_reset_and_action_mask(env):
+    params = env.default_params()
+    s, ts = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(jax.random.split(KEY, 128), params)
+    assert ts.action_mask.shape == (128, 2, 5) and bool(jnp.all(ts.action_mask))
+    pred, prey = np.asarray(s.predator_pos), np.asarray(s.prey_pos)
+    assert (pred[:, 0] != pred[:, 1]).any(-1).all()  # distinct cells
+    assert (np.abs(prey[:, :1] - pred).sum(-1) >= 2).all()  # prey starts outside every neighbourhood
+    assert not bool(jnp.any(ts.done)) and bool(jnp.all(ts.reward == 0))
+
+
+def test_truncation_at_step_limit(env, step):
+    params = env.default_params()
+    _, ts = step(KEY, _state([[0, 0], [4, 4]], [[2, 2]], t=99), _act(N, N), params)
+    assert bool(ts.truncated) and not bool(ts.terminated)
+    _, ts = step(KEY, _state([[0, 0], [4, 4]], [[2, 2]], t=98), _act(N, N), params)
+    assert not bool(ts.truncated)
+
+
+def test_multi_prey_episode_ends_only_when_all_caught():
+    env = envs.make("predator_prey", grid_size=7, num_predators=4, num_prey=2)
+    params = env.default_params()
+    assert env.spec(params).obs_dim == 28 and env.spec(params).state_dim == 2 * 4 + 2 * 49 + 2 + 1
+    state = _state([[1, 2], [2, 1], [6, 6], [6, 0]], [[2, 2], [4, 4]])
+    step = jax.jit(env.step)
+    s, ts = step(KEY, state, _act(N, N, N, N), params)
+    np.testing.assert_array_equal(s.prey_alive, [False, True])
+    assert not bool(ts.terminated) and float(ts.info["captured"]) == 0.5
+    state = _state([[1, 2], [2, 1], [3, 4], [4, 3]], [[2, 2], [4, 4]])
+    _, ts = step(KEY, state, _act(N, N, N, N), params)
+    assert bool(ts.terminated) and float(ts.reward[0]) == pytest.approx(2 * 5.0 - 0.01)
+
+
+# ---- determinism, tracing, smoke ------------------------------------------------------------------
+
+
+def _rollout(env, params, key, steps):
+    def body(carry, k):
+        state = carry
+        k_act, k_step = jax.random.split(k)
+        action = jax.random.randint(k_act, (env.num_agents,), 0, 5)
+        state, ts = env.step(k_step, state, action, params)
+        return state, (ts.obs, ts.reward, state.prey_pos)
+
+    k0, k1 = jax.random.split(key)
+    state, _ = env.reset(k0, params)
+    return jax.lax.scan(body, state, jax.random.split(k1, steps))[1]
+
+
+def test_determinism(env):
+    params = env.default_params()
+    roll = jax.jit(lambda k: _rollout(env, params, k, 30))
+    a, b, c = roll(KEY), roll(KEY), roll(jax.random.PRNGKey(1))
+    chex.assert_trees_all_equal(a, b)
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+
+
+def test_no_retracing(env):
+    params = env.default_params()
+
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def f(key, state, action, params):
+        return env.step(key, state, action, params)
+
+    s, _ = env.reset(KEY, params)
+    s, _ = f(KEY, s, _act(0, 1), params)
+    s, _ = f(jax.random.PRNGKey(3), s, _act(3, 4), params.replace(penalty=jnp.float32(-1.5)))
+
+
+def test_random_policy_smoke_wrapped():
+    env = envs.make_wrapped("predator_prey")
+    params = env.default_params()
+    spec = env.spec(params)
+    num_envs, steps = 64, 120  # past the 100-step limit: auto-reset happens
+
+    def run(key):
+        k0, k1 = jax.random.split(key)
+        state, ts = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k0, num_envs), params)
+
+        def body(carry, k):
+            state, ts = carry
+            k_act, k_step = jax.random.split(k)
+            logits = jnp.where(ts.action_mask, 0.0, -jnp.inf)
+            action = jax.random.categorical(k_act, logits)
+            state, ts = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(k_step, num_envs), state, action, params
+            )
+            return (state, ts), ts
+
+        return jax.lax.scan(body, (state, ts), jax.random.split(k1, steps))[1]
+
+    ts = jax.jit(run)(KEY)
+    assert ts.obs.shape == (steps, num_envs, 2, spec.obs_dim)
+    assert ts.state.shape == (steps, num_envs, spec.state_dim)
+    assert ts.reward.shape == (steps, num_envs, 2) and ts.terminated.shape == (steps, num_envs)
+    assert ts.obs.dtype == jnp.float32 and ts.action_mask.dtype == jnp.bool_
+    for leaf in jax.tree.leaves(ts):
+        if jnp.issubdtype(leaf.dtype, jnp.floating):
+            assert bool(jnp.all(jnp.isfinite(leaf)))
+    assert bool(jnp.all((ts.obs >= 0) & (ts.obs <= 1)))
+    done = np.asarray(ts.info["episode_done"])
+    assert done.sum() >= num_envs  # every env finished at least one episode (truncation at 100)
+    lengths = np.asarray(ts.info["episode"]["length"])[done]
+    assert (lengths >= 1).all() and (lengths <= 100).all()
+    captured = np.asarray(ts.info["episode"]["captured"])[done]
+    assert ((captured >= 0) & (captured <= 1)).all()
