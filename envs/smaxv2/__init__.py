@@ -38,9 +38,7 @@ zerg_20v20 = _factory("zerg", 20, 20)
 zerg_10v11 = _factory("zerg", 10, 11)
 zerg_20v23 = _factory("zerg", 20, 23)
 
-SCENARIOS = tuple(
-    f"{race}_{size}" for race in RACES for size in ("5v5", "10v10", "20v20", "10v11", "20v23")
-)
+SCENARIOS = tuple(f"{race}_{size}" for race in RACES for size in ("5v5", "10v10", "20v20", "10v11", "20v23"))
 
 __all__ = [
     "RACES",

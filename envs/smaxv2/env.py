@@ -4,7 +4,9 @@ One instance is one static scenario (race, n_allies, n_enemies, sub-steps per ag
 other setting is in the `SMAXParams` pytree. Reward as SMACv2 (`reward_only_positive`): damage dealt
 to enemy hit points + shields, `reward_death_value` per enemy killed, `reward_win` for a win, never
 negative, divided by `max_reward / reward_scale_rate` with `max_reward = n_enemies * death_value +
-win + sum of the enemies' max hp + shields`, so the maximum episode return is 20. The battle is won
+win + sum of the enemies' max hp + shields`. One deliberate difference: the damage reward an enemy
+can give is capped at its max hp + shields (SMACv2's bound ignores regenerated shields and medivac
+heals, so its returns can exceed 20), which makes 20 the true maximum episode return. The battle is won
 when no enemy that can fight (non-medivac) is left while one of ours is; it ends (lost) when none
 of ours that can fight is left; the time limit (`episode_limit` agent steps) truncates it.
 """
@@ -44,12 +46,14 @@ from envs.smaxv2.units import UNIT_NAMES, stats_of
 @struct.dataclass
 class SMAXState:
     """units: both teams (allies first); t: agent steps taken; last_action (n_allies,) int32;
-    max_reward: the episode's reward normaliser; reflect: reflect (True) or surrounded start."""
+    max_reward: the episode's reward normaliser; damage_credit (n_enemies,): damage reward each
+    enemy can still give (starts at its max hp + shields); reflect: reflect or surrounded start."""
 
     units: Units
     t: Array
     last_action: Array
     max_reward: Array
+    damage_credit: Array
     reflect: Array
 
 
@@ -93,14 +97,13 @@ class SMAXv2(MultiAgentEnv[SMAXState, SMAXParams]):
         """Start an episode from hand-built `units` (tests, curricula)."""
         A = self.num_agents
         s = stats_of(params.units, units.type[A:])
-        max_reward = (
-            self.n_enemies * params.reward_death_value + params.reward_win + jnp.sum(s.hp + s.shield)
-        )
+        max_reward = self.n_enemies * params.reward_death_value + params.reward_win + jnp.sum(s.hp + s.shield)
         state = SMAXState(
             units=units,
             t=jnp.zeros((), jnp.int32),
             last_action=jnp.zeros((A,), jnp.int32),
             max_reward=max_reward.astype(jnp.float32),
+            damage_credit=(s.hp + s.shield).astype(jnp.float32),
             reflect=jnp.asarray(reflect, bool),
         )
         zero = jnp.zeros((), bool)
@@ -127,8 +130,9 @@ class SMAXv2(MultiAgentEnv[SMAXState, SMAXParams]):
         after = new_units.hp[A:] + new_units.shield[A:]
         was_alive = units.alive[A:]
         killed = was_alive & ~new_units.alive[A:]
-        damage = jnp.sum(jnp.where(was_alive, before - after, 0.0))
-        reward = jnp.maximum(damage + params.reward_death_value * jnp.sum(killed), 0.0)
+        dealt = jnp.where(was_alive, jnp.maximum(before - after, 0.0), 0.0)
+        dealt = jnp.minimum(dealt, state.damage_credit)
+        reward = jnp.sum(dealt) + params.reward_death_value * jnp.sum(killed)
 
         s = stats_of(params.units, new_units.type)
         fighting = new_units.alive & (s.heal_rate <= 0)
@@ -141,7 +145,9 @@ class SMAXv2(MultiAgentEnv[SMAXState, SMAXParams]):
         t = state.t + 1
         truncated = (t >= params.episode_limit) & ~terminated
 
-        new_state = state.replace(units=new_units, t=t, last_action=action)
+        new_state = state.replace(
+            units=new_units, t=t, last_action=action, damage_credit=state.damage_credit - dealt
+        )
         rewards = jnp.full((A,), reward, jnp.float32)
         return new_state, self._timestep(new_state, params, rewards, terminated, truncated, won)
 

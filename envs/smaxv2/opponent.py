@@ -103,9 +103,7 @@ def focus_fire_actions(units: Units, scenario: Scenario, params: SMAXParams) -> 
     hittable = units.alive[None, A:] & (s.hits_air[:A, None] | ~s.is_air[None, A:])
     nearest, has_enemy = _closest(d_ae, hittable)
     approach = _move_towards(units.pos[A:][nearest] - units.pos[:A], mask)
-    fighter = jnp.where(
-        jnp.any(can_attack, -1), K + weakest, jnp.where(has_enemy, approach, STOP)
-    )
+    fighter = jnp.where(jnp.any(can_attack, -1), K + weakest, jnp.where(has_enemy, approach, STOP))
 
     # healers: the lowest-health ally in range, else follow the closest fighting ally
     can_heal = mask[:, K : K + A]

@@ -38,7 +38,15 @@ from envs.core import Array
 STALKER, ZEALOT, COLOSSUS, MARINE, MARAUDER, MEDIVAC, ZERGLING, HYDRALISK, BANELING = range(9)
 NUM_TYPES = 9
 UNIT_NAMES = (
-    "stalker", "zealot", "colossus", "marine", "marauder", "medivac", "zergling", "hydralisk", "baneling",
+    "stalker",
+    "zealot",
+    "colossus",
+    "marine",
+    "marauder",
+    "medivac",
+    "zergling",
+    "hydralisk",
+    "baneling",
 )
 
 # Per race: the three global type ids, in the order of the type bits and of RACE_WEIGHTS.
@@ -70,9 +78,28 @@ _TABLE = {
 }
 # fmt: on
 _FIELDS = (
-    "hp", "shield", "armor", "attributes", "damage", "hits", "bonus", "bonus_vs", "cooldown",
-    "attack_range", "sight_range", "speed", "radius", "hits_air", "is_air", "line_splash",
-    "explode_radius", "heal_rate", "energy_max", "energy_start", "hp_regen", "exception",
+    "hp",
+    "shield",
+    "armor",
+    "attributes",
+    "damage",
+    "hits",
+    "bonus",
+    "bonus_vs",
+    "cooldown",
+    "attack_range",
+    "sight_range",
+    "speed",
+    "radius",
+    "hits_air",
+    "is_air",
+    "line_splash",
+    "explode_radius",
+    "heal_rate",
+    "energy_max",
+    "energy_start",
+    "hp_regen",
+    "exception",
 )
 _INT_FIELDS = ("attributes", "hits", "bonus_vs")
 _BOOL_FIELDS = ("hits_air", "is_air", "exception")
