@@ -397,6 +397,16 @@ def test_determinism_and_no_retracing(env5, params):
     assert not np.array_equal(a[0][0], c[0][0])
 
 
+def test_time_limit_truncates(env5, jitted5, params):
+    reset, step = jitted5
+    short = params.replace(episode_limit=jnp.int32(3), p_reflect=jnp.float32(1.0))
+    state, ts = reset(jax.random.PRNGKey(5), short)
+    for t in range(3):
+        stop = jnp.where(state.units.alive[:5], STOP, NOOP).astype(jnp.int32)
+        state, ts = step(jax.random.PRNGKey(t), state, stop, short)
+        assert bool(ts.truncated) == (t == 2) and not bool(ts.terminated)
+
+
 # --- difficulty --------------------------------------------------------------------------------
 
 
