@@ -1,6 +1,6 @@
 """Wrappers over `MultiAgentEnv`: auto-reset and episode statistics.
 
-Use them in this order (what `envs.make(..., wrap=True)` and the trainers do):
+Use them in this order (what `envs.make_wrapped` and the trainers do):
 
     env = EpisodeStats(AutoReset(base_env))
 
