@@ -1,0 +1,143 @@
+"""What every on-policy algorithm supplies to the shared runner (`agentmixer_jax.runner`).
+
+An algorithm owns its networks (individual actors, critic, optional Policy Modifier) and three pure
+functions over ONE joint step of N agents (the runner vmaps over environments and time):
+
+    act(params, out, state, mask, key, hp) -> PolicyStep     sample for the rollout
+    evaluate(params, out, state, mask, action, extras, hp)   log-prob / entropy for the PPO loss
+    mode(params, out, mask) -> action                        decentralised greedy action (evaluation)
+
+`out` is the individual actors' output (`ActorOutput`) for that step, computed by the runner so that
+recurrent actors are handled in one place. Log-probabilities have K entries: K = 1 for a joint ratio
+(AgentMixer), K = N for per-agent ratios (MAPPO, IPPO); `policy_advantage` maps the per-agent
+advantages (N,) to the K advantages of those ratios.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from agentmixer_jax import distributions as D
+from agentmixer_jax.config import HParams, TrainConfig
+from agentmixer_jax.networks import ActorOutput, Critic, IndividualActors, LogStd
+from envs.core import EnvSpec
+
+Array = jax.Array
+
+
+@struct.dataclass
+class PolicyStep:
+    action: Array  # (N,) int32 or (N, d) float32: the unclipped sample
+    log_prob: Array  # (K,) float32
+    extras: Any  # what `evaluate` needs to re-score the action (e.g. the Gumbel noise); may be ()
+    metrics: dict  # scalars averaged into the update metrics
+
+
+class ActorCritic:
+    """Individual actors with a per-agent critic. Subclasses choose the critic input and the policy."""
+
+    name = "base"
+    centralised_critic = True  # critic sees the global state (True) or each agent's own obs (False)
+    joint_ratio = False  # K = 1 (joint) or K = N (per agent)
+
+    def __init__(self, spec: EnvSpec, config: TrainConfig):
+        self.spec = spec
+        self.config = config
+        self.num_agents = spec.num_agents
+        self.discrete = spec.discrete
+        self.action_dim = spec.action_dim
+        self.actor = IndividualActors(
+            num_agents=spec.num_agents, action_dim=spec.action_dim, discrete=spec.discrete,
+            hidden_sizes=config.hidden_sizes, activation=config.activation,
+            share_params=config.share_actor_params, recurrent=config.recurrent, gru_size=config.gru_size)
+        self.critic = Critic(config.critic_hidden_sizes, config.activation)
+        self.log_std = None if spec.discrete else LogStd(spec.action_dim)
+
+    # ----- parameters -------------------------------------------------------------------------
+    def dummy_inputs(self):
+        n = self.num_agents
+        obs = jnp.zeros((n, self.spec.obs_dim), jnp.float32)
+        state = jnp.zeros((self.spec.state_dim,), jnp.float32)
+        mask = jnp.ones((n, self.action_dim), bool)
+        return obs, state, mask
+
+    def init(self, key: Array) -> dict:
+        """Parameters, grouped by top-level key: actor (+ log_std), critic (+ pm)."""
+        k_actor, k_critic, k_extra = jax.random.split(key, 3)
+        obs, state, mask = self.dummy_inputs()
+        params = {
+            "actor": self.actor.init(k_actor, self.initial_hidden(), obs, mask, jnp.bool_(True))["params"],
+            "critic": self.critic.init(k_critic, self.critic_input(obs, state))["params"],
+        }
+        if self.log_std is not None:
+            params["log_std"] = self.log_std.init(k_extra)["params"]
+        return params
+
+    @staticmethod
+    def param_group(top_level_key: str) -> str:
+        """Optimiser group of a top-level parameter key: actor, critic or pm."""
+        return {"log_std": "actor"}.get(top_level_key, top_level_key)
+
+    def initial_hidden(self) -> Array:
+        """(N, gru_size) zeros: the recurrent state at an episode start."""
+        return self.actor.initial_state()
+
+    # ----- networks ---------------------------------------------------------------------------
+    def actor_step(self, params, h: Array, obs: Array, mask: Array, reset: Array) -> tuple[Array, ActorOutput]:
+        return self.actor.apply({"params": params["actor"]}, h, obs, mask, reset)
+
+    def critic_input(self, obs: Array, state: Array) -> Array:
+        """(N, in): the global state (centralised) or the agent's own obs (local), plus a one-hot id."""
+        ids = jnp.eye(self.num_agents, dtype=jnp.float32)
+        if self.centralised_critic:
+            x = jnp.broadcast_to(state, (self.num_agents, state.shape[-1]))
+        else:
+            x = obs
+        return jnp.concatenate([x, ids], axis=-1)
+
+    def value(self, params, obs: Array, state: Array) -> Array:
+        """(N,) per-agent values."""
+        return self.critic.apply({"params": params["critic"]}, self.critic_input(obs, state))
+
+    # ----- individual policies ----------------------------------------------------------------
+    def individual_log_std(self, params) -> Array:
+        return params["log_std"]["log_std"]
+
+    def individual_log_prob_entropy(self, params, out: ActorOutput, mask: Array, action: Array):
+        """Per-agent (log_prob (N,), entropy (N,)) of the individual policies."""
+        if self.discrete:
+            dist = D.categorical(out.head)
+            return dist.log_prob(action), dist.entropy()
+        log_std = jnp.broadcast_to(self.individual_log_std(params), out.head.shape)
+        return D.diag_normal_logp_entropy(out.head, log_std, mask, action)
+
+    def mode(self, params, out: ActorOutput, mask: Array) -> Array:
+        """Decentralised greedy action of the individual policies (IGC: also the joint mode)."""
+        if self.discrete:
+            return jnp.argmax(out.head, axis=-1).astype(jnp.int32)
+        return jnp.where(mask, out.head, 0.0)
+
+    # ----- policy used in training (default: independent individual policies) -----------------
+    def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams) -> PolicyStep:
+        if self.discrete:
+            action = D.categorical(out.head).sample(seed=key).astype(jnp.int32)
+        else:
+            std = jnp.exp(self.individual_log_std(params))
+            action = jnp.where(mask, out.head + std * jax.random.normal(key, out.head.shape), 0.0)
+        log_prob, _ = self.individual_log_prob_entropy(params, out, mask, action)
+        return PolicyStep(action, log_prob, (), {})
+
+    def evaluate(self, params, out: ActorOutput, state: Array, mask: Array, action: Array, extras, hp: HParams):
+        """(log_prob (K,), entropy (K,), auxiliary loss (), metrics dict)."""
+        log_prob, entropy = self.individual_log_prob_entropy(params, out, mask, action)
+        return log_prob, entropy, jnp.zeros(()), {}
+
+    def policy_advantage(self, advantages: Array) -> Array:
+        """Per-agent advantages (..., N) -> the K advantages of the ratios (..., K)."""
+        if self.joint_ratio:
+            return jnp.mean(advantages, axis=-1, keepdims=True)
+        return advantages

@@ -1,0 +1,151 @@
+"""Static training configuration and traced hyperparameters.
+
+`TrainConfig` holds the choices that fix shapes or control flow (sizes, steps, algorithm): it is a
+frozen dataclass, hashed into the compiled program. `HParams` holds every float that can be a traced
+value: a pytree whose leaves can be vmapped, so a sweep over them costs no recompilation:
+
+    jax.jit(jax.vmap(jax.vmap(train, (0, None)), (None, 0)))(keys, grid)   # seeds x hparam grid
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+ALGOS = ("agentmixer", "mappo", "ippo")
+Algo = Literal["agentmixer", "mappo", "ippo"]
+Covariance = Literal["diag", "lowrank", "full"]
+
+
+@struct.dataclass
+class HParams:
+    """Traced hyperparameters (float leaves; vmappable). Defaults follow MAPPO (Yu et al. 2022)."""
+
+    lr: float = 5e-4  # individual actors' learning rate
+    critic_lr: float = 5e-4  # critic learning rate
+    pm_lr: float = 5e-4  # Policy Modifier learning rate (AgentMixer only)
+    clip_eps: float = 0.2  # PPO ratio clip
+    ent_coef: float = 0.01  # entropy bonus
+    vf_coef: float = 1.0  # value-loss weight
+    gamma: float = 0.99  # discount
+    gae_lambda: float = 0.95  # GAE lambda
+    max_grad_norm: float = 10.0  # global-norm gradient clip, per parameter group
+    gumbel_tau: float = 1.0  # temperature of the straight-through Gumbel-softmax sample (AgentMixer, discrete)
+    igc_coef: float = 0.0  # AgentMixer, discrete: weight of cloning the joint actions into the individual policies
+    std_max: float = 0.5  # AgentMixer, continuous: joint std = std_max * sigmoid(PM output) (authors: 0.5)
+
+    def as_floats(self) -> HParams:
+        """The same hyperparameters as float32 arrays (what `train` traces)."""
+        return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), self)
+
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(HParams))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Static choices of one training run (per seed). Validated by `validate()` before compilation."""
+
+    algo: Algo = "agentmixer"
+    num_envs: int = 16  # parallel environments per seed
+    num_steps: int = 8  # rollout length per environment per update
+    total_env_steps: int = 20_000  # environment steps per seed (num_envs counts each)
+    update_epochs: int = 4  # PPO epochs per update
+    num_minibatches: int = 2  # minibatches per epoch
+    # networks
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: Literal["relu", "tanh", "gelu"] = "relu"
+    recurrent: bool = False  # GRU actors (hidden state carried through rollouts, reset at episode starts)
+    gru_size: int = 64
+    share_actor_params: bool = True  # shared actor + one-hot agent id; False = per-agent parameters
+    critic_hidden_sizes: tuple[int, ...] = (64, 64)
+    # Policy Modifier (AgentMixer)
+    pm_channels: int = 64  # C: per-agent feature width inside the mixer
+    pm_blocks: int = 1  # number of (agent-mixing, channel-mixing) blocks
+    pm_token_hidden: int = 32  # hidden width of the agent-mixing MLP
+    pm_channel_hidden: int = 128  # hidden width of the channel-mixing MLP
+    pm_agent_ids: bool = True  # one-hot ids into the PM; False makes the PM permutation-equivariant
+    covariance: Covariance = "diag"  # continuous joint exploration covariance
+    cov_rank: int = 2  # rank of the low-rank factor (covariance="lowrank")
+    # PPO details
+    normalize_advantages: bool = True
+    clip_value_loss: bool = True
+    anneal_lr: bool = False
+    # evaluation and logging
+    eval_episodes: int = 8  # episodes per seed, decentralised mode actions
+    log_every: int = 0  # updates between progress callbacks (0: about 20 per run)
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_env_steps // self.batch_size
+
+    @property
+    def log_interval(self) -> int:
+        if self.log_every > 0:
+            return self.log_every
+        return max(1, self.num_updates // 20)
+
+    def validate(self) -> TrainConfig:
+        """Raise a ValueError naming the field and the fix; return self when the config can work."""
+        if self.algo not in ALGOS:
+            raise ValueError(f"algo={self.algo!r} is unknown; choose one of {', '.join(ALGOS)}")
+        for field in ("num_envs", "num_steps", "update_epochs", "num_minibatches", "gru_size", "pm_channels",
+                      "pm_blocks", "pm_token_hidden", "pm_channel_hidden", "cov_rank", "eval_episodes"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{field}={getattr(self, field)} must be >= 1")
+        if self.total_env_steps < self.batch_size:
+            raise ValueError(
+                f"total_env_steps={self.total_env_steps} is smaller than one rollout "
+                f"(num_envs * num_steps = {self.batch_size}); raise total_env_steps or shrink the rollout"
+            )
+        if self.recurrent:
+            if self.num_envs % self.num_minibatches:
+                raise ValueError(
+                    f"num_minibatches={self.num_minibatches} must divide num_envs={self.num_envs} for "
+                    "recurrent actors (minibatches are whole sequences); pick a divisor of num_envs"
+                )
+        elif self.batch_size % self.num_minibatches:
+            raise ValueError(
+                f"num_minibatches={self.num_minibatches} must divide the batch num_envs * num_steps = "
+                f"{self.batch_size}; pick a divisor of {self.batch_size}"
+            )
+        if not self.hidden_sizes:
+            raise ValueError("hidden_sizes must name at least one layer, e.g. (64, 64)")
+        if self.activation not in ("relu", "tanh", "gelu"):
+            raise ValueError(f"activation={self.activation!r}: choose relu, tanh or gelu")
+        if self.covariance not in ("diag", "lowrank", "full"):
+            raise ValueError(f"covariance={self.covariance!r}: choose diag, lowrank or full")
+        return self
+
+
+def validate_hparams(hp: HParams) -> None:
+    """Check concrete (non-traced) hyperparameters; raise a ValueError naming the bad field."""
+    checks = {
+        "lr": lambda v: v > 0,
+        "critic_lr": lambda v: v > 0,
+        "pm_lr": lambda v: v >= 0,
+        "clip_eps": lambda v: v > 0,
+        "ent_coef": lambda v: v >= 0,
+        "vf_coef": lambda v: v >= 0,
+        "gamma": lambda v: 0 <= v <= 1,
+        "gae_lambda": lambda v: 0 <= v <= 1,
+        "max_grad_norm": lambda v: v > 0,
+        "gumbel_tau": lambda v: v > 0,
+        "igc_coef": lambda v: v >= 0,
+        "std_max": lambda v: v > 0,
+    }
+    for name, ok in checks.items():
+        value = jnp.asarray(getattr(hp, name))
+        if isinstance(value, jax.core.Tracer):
+            continue
+        if not bool(jnp.all(jax.vmap(ok)(value.reshape(-1)) if value.ndim else ok(value))):
+            raise ValueError(f"hparams.{name}={value} is out of range")

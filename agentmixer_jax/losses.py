@@ -1,0 +1,72 @@
+"""Advantage estimation and PPO losses: small pure functions on time-major arrays (rlax style)."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+def gae(reward: Array, value: Array, bootstrap_value: Array, last_value: Array, terminated: Array,
+        truncated: Array, gamma: Array, lam: Array) -> tuple[Array, Array]:
+    """Generalised advantage estimation (Schulman et al. 2016) with termination and truncation apart.
+
+    Args (T steps, any trailing shape S, e.g. S = (N,) per-agent values):
+        reward: (T, *S) reward of transition t (s_t -> s_{t+1})
+        value: (T, *S) V(s_t)
+        bootstrap_value: (T, *S) V(final observation of the episode that ended at t); used where truncated
+        last_value: (*S,) V(s_T), the observation after the last transition
+        terminated: (T, *P) bool, P a prefix of S (e.g. environments): the episode ended inside the
+            task at t: the next value is 0
+        truncated: (T, *P) bool: the episode hit its time limit at t: bootstrap from `bootstrap_value`
+    Returns (advantages (T, *S), returns (T, *S) = advantages + value).
+    """
+    chex.assert_equal_shape([reward, value, bootstrap_value])
+    chex.assert_equal_shape([terminated, truncated])
+    if reward.shape[: terminated.ndim] != terminated.shape:
+        raise ValueError(f"terminated {terminated.shape} must be a prefix of reward {reward.shape}")
+    extra = (1,) * (reward.ndim - terminated.ndim)
+    term = terminated.reshape(*terminated.shape, *extra).astype(reward.dtype)
+    trunc = truncated.reshape(*truncated.shape, *extra).astype(reward.dtype)
+    next_value = jnp.concatenate([value[1:], last_value[None]], axis=0)
+    # After a truncation the next observation in the rollout belongs to a new episode: use the final one.
+    next_value = jnp.where(trunc > 0, bootstrap_value, next_value) * (1.0 - term)
+    delta = reward + gamma * next_value - value
+    not_done = 1.0 - jnp.maximum(term, trunc)
+
+    def backward(carry, x):
+        delta_t, not_done_t = x
+        carry = delta_t + gamma * lam * not_done_t * carry
+        return carry, carry
+
+    _, adv = jax.lax.scan(backward, jnp.zeros_like(last_value), (delta, not_done), reverse=True)
+    return adv, adv + value
+
+
+def ppo_policy_loss(log_prob: Array, old_log_prob: Array, advantage: Array, clip_eps: Array):
+    """Clipped surrogate (Schulman et al. 2017), averaged. Returns (loss, approx_kl, clip_fraction)."""
+    chex.assert_equal_shape([log_prob, old_log_prob, advantage])
+    log_ratio = log_prob - old_log_prob
+    ratio = jnp.exp(log_ratio)
+    unclipped = ratio * advantage
+    clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantage
+    loss = -jnp.mean(jnp.minimum(unclipped, clipped))
+    approx_kl = jnp.mean((ratio - 1.0) - log_ratio)
+    clip_frac = jnp.mean(jnp.abs(ratio - 1.0) > clip_eps)
+    return loss, approx_kl, clip_frac
+
+
+def value_loss(value: Array, old_value: Array, target: Array, clip_eps: Array, clip: bool) -> Array:
+    """0.5 * squared error, optionally clipped around the old value as in PPO2 / MAPPO."""
+    chex.assert_equal_shape([value, old_value, target])
+    err = jnp.square(value - target)
+    if clip:
+        v_clipped = old_value + jnp.clip(value - old_value, -clip_eps, clip_eps)
+        err = jnp.maximum(err, jnp.square(v_clipped - target))
+    return 0.5 * jnp.mean(err)
+
+
+def normalize(x: Array, eps: float = 1e-8) -> Array:
+    return (x - jnp.mean(x)) / (jnp.std(x) + eps)
