@@ -10,6 +10,7 @@ value: a pytree whose leaves can be vmapped, so a sweep over them costs no recom
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Literal
 
 import jax
@@ -45,6 +46,21 @@ class HParams:
     @staticmethod
     def names() -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(HParams))
+
+    def grid(self, **values) -> tuple[HParams, HParams, list[dict[str, float]]]:
+        """The cartesian product of `values` (name -> list of floats) over these defaults.
+
+        Returns (stacked hparams with a leading axis of size G on the swept leaves, the matching
+        `in_axes` tree (0 on swept leaves, None elsewhere), the G settings as dicts). Use as
+        `jax.vmap(jax.vmap(train, (0, None)), (None, in_axes))(keys, hp)`.
+        """
+        unknown = sorted(set(values) - set(self.names()))
+        if unknown:
+            raise ValueError(f"unknown hyperparameters {unknown}; known: {', '.join(self.names())}")
+        combos = [dict(zip(values, c)) for c in itertools.product(*values.values())]
+        stacked = {k: jnp.asarray([c[k] for c in combos], jnp.float32) for k in values}
+        in_axes = HParams(**{k: (0 if k in values else None) for k in self.names()})
+        return self.replace(**stacked), in_axes, combos
 
 
 @dataclasses.dataclass(frozen=True)

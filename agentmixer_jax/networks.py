@@ -129,8 +129,8 @@ class LogStd(nn.Module):
     """A state-independent log standard deviation per action dimension (MAPPO / IPPO continuous)."""
 
     action_dim: int
-    init: float = -0.5
+    init_value: float = -0.5
 
     @nn.compact
     def __call__(self) -> Array:
-        return self.param("log_std", nn.initializers.constant(self.init), (self.action_dim,))
+        return self.param("log_std", nn.initializers.constant(self.init_value), (self.action_dim,))
