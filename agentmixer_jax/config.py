@@ -86,6 +86,7 @@ class TrainConfig:
     pm_token_hidden: int = 32  # hidden width of the agent-mixing MLP
     pm_channel_hidden: int = 128  # hidden width of the channel-mixing MLP
     pm_agent_ids: bool = True  # one-hot ids into the PM; False makes the PM permutation-equivariant
+    actor_joint_gradient: bool = True  # discrete AgentMixer: the joint PPO loss also trains the individual actors
     covariance: Covariance = "diag"  # continuous joint exploration covariance
     cov_rank: int = 2  # rank of the low-rank factor (covariance="lowrank")
     # PPO details

@@ -26,7 +26,8 @@ class WandbLogger:
         try:
             import wandb
 
-            mode = "online" if (os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_MODE") == "online") else "offline"
+            online = os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_MODE") == "online"
+            mode = "online" if online else "offline"
             self.run = wandb.init(project=project, name=name, config=config, dir=out_dir, mode=mode, reinit=True)
             console.print(f"[dim]wandb: logging {mode} to {out_dir}[/dim]")
         except Exception as err:  # noqa: BLE001 - logging must never stop training

@@ -69,6 +69,7 @@ class TrainResult:
     params: Any  # final parameters
     metrics: dict  # per-update scalars, (num_updates,) each
     eval: dict  # evaluation with decentralised mode actions: mean over eval episodes, scalars
+    reports: Array  # () int32: host progress reports made (keeps the callbacks in the program)
 
 
 def _wrap(env: MultiAgentEnv) -> MultiAgentEnv:
@@ -255,7 +256,7 @@ def make_train(env: MultiAgentEnv, config: TrainConfig, env_params=None,
 
         def host(idx, m):
             reporter(int(np.max(idx)), {k: np.asarray(v) for k, v in m.items()})
-            return np.zeros(np.shape(idx), np.int32)
+            return np.ones(np.shape(idx), np.int32)
 
         return jax.pure_callback(host, jax.ShapeDtypeStruct((), jnp.int32), update_idx, metrics,
                                  vmap_method="broadcast_all")
@@ -282,7 +283,7 @@ def make_train(env: MultiAgentEnv, config: TrainConfig, env_params=None,
         if rest:
             rs, tail = jax.lax.scan(lambda r, _: update(r, hp, tx), rs, None, length=rest)
             metrics = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), metrics, tail)
-        return TrainResult(params=rs.params, metrics=metrics, eval=evaluate(rs.params, k_eval))
+        return TrainResult(params=rs.params, metrics=metrics, eval=evaluate(rs.params, k_eval), reports=rs.token)
 
     train.config = config  # type: ignore[attr-defined]
     train.spec = spec  # type: ignore[attr-defined]

@@ -22,6 +22,8 @@ from typing import Literal
 
 import tyro
 
+from agentmixer_jax.config import HParams, TrainConfig
+
 # Renames of env info scalars in summary.json, as DESIGN.md names them.
 EVAL_NAMES = {"won": "win_rate", "success": "success_rate"}
 
@@ -53,7 +55,6 @@ class Args:
 def _parse(argv: list[str]):
     """Two passes: read --env/--algo, load that preset, then parse everything with preset defaults."""
     import envs
-    from agentmixer_jax.config import HParams, TrainConfig
     from experiments.presets import preset
 
     probe = {"env": "climbing", "algo": "agentmixer"}

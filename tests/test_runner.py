@@ -101,3 +101,13 @@ def test_metrics_are_small_per_update(tiny_train):
     for name, value in out.metrics.items():
         assert value.shape == (TINY.num_updates,), name
     assert set(out.eval) >= {"return", "length", "optimal", "ce_epsilon", "payoff"}
+
+
+def test_per_agent_actor_parameters():
+    """share_actor_params=False gives each agent its own actor (a leading agent axis on every weight)."""
+    cfg = dataclasses.replace(TINY, algo="mappo", share_actor_params=False)
+    train = make_train(envs.make("climbing"), cfg)
+    out = jax.jit(train)(jax.random.PRNGKey(0), HParams())
+    kernels = [x for x in jax.tree.leaves(out.params["actor"]) if x.ndim == 3]
+    assert kernels and all(k.shape[0] == 2 for k in kernels)
+    assert not np.allclose(kernels[0][0], kernels[0][1])

@@ -85,6 +85,8 @@ class AgentMixer(ActorCritic):
     def joint_logits(self, params, out: ActorOutput, state: Array, mask: Array, noise: Array,
                      tau: Array) -> Array:
         """(N, A) joint logits given the individual Gumbel noise (N, A) (zeros: the greedy joint)."""
+        if not self.config.actor_joint_gradient:  # actors learn from the joint only through the IGC term
+            out = jax.tree.map(jax.lax.stop_gradient, out)
         sample = D.straight_through(out.head, noise, tau)
         b = self.pm.apply({"params": params["pm"]}, self.pm_features(out, sample, state, mask))
         return jnp.where(mask, (out.head + noise + gumbel_perturbation(b)) / tau, -1e9)
