@@ -67,35 +67,31 @@ class HParams:
 class TrainConfig:
     """Static choices of one training run (per seed). Validated by `validate()` before compilation."""
 
-    algo: Algo = "agentmixer"
+    algo: Algo = "agentmixer"  # agentmixer, mappo or ippo (the CLI sets it from --algo)
     num_envs: int = 16  # parallel environments per seed
     num_steps: int = 8  # rollout length per environment per update
-    total_env_steps: int = 20_000  # environment steps per seed (num_envs counts each)
+    total_env_steps: int = 20_000  # environment steps per seed (each of the num_envs counts)
     update_epochs: int = 4  # PPO epochs per update
-    num_minibatches: int = 2  # minibatches per epoch
-    # networks
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    activation: Literal["relu", "tanh", "gelu"] = "relu"
+    num_minibatches: int = 2  # minibatches per epoch (must divide num_envs * num_steps; num_envs if recurrent)
+    hidden_sizes: tuple[int, ...] = (64, 64)  # actor MLP layer widths
+    activation: Literal["relu", "tanh", "gelu"] = "relu"  # activation of every network
     recurrent: bool = False  # GRU actors (hidden state carried through rollouts, reset at episode starts)
-    gru_size: int = 64
+    gru_size: int = 64  # GRU hidden width (recurrent actors)
     share_actor_params: bool = True  # shared actor + one-hot agent id; False = per-agent parameters
-    critic_hidden_sizes: tuple[int, ...] = (64, 64)
-    # Policy Modifier (AgentMixer)
-    pm_channels: int = 64  # C: per-agent feature width inside the mixer
-    pm_blocks: int = 1  # number of (agent-mixing, channel-mixing) blocks
-    pm_token_hidden: int = 32  # hidden width of the agent-mixing MLP
-    pm_channel_hidden: int = 128  # hidden width of the channel-mixing MLP
+    critic_hidden_sizes: tuple[int, ...] = (64, 64)  # critic MLP layer widths
+    pm_channels: int = 64  # Policy Modifier: per-agent feature width C inside the mixer (AgentMixer)
+    pm_blocks: int = 1  # Policy Modifier: number of (agent-mixing, channel-mixing) blocks
+    pm_token_hidden: int = 32  # Policy Modifier: hidden width of the agent-mixing MLP
+    pm_channel_hidden: int = 128  # Policy Modifier: hidden width of the channel-mixing MLP
     pm_agent_ids: bool = True  # one-hot ids into the PM; False makes the PM permutation-equivariant
     actor_joint_gradient: bool = True  # discrete AgentMixer: the joint PPO loss also trains the individual actors
-    covariance: Covariance = "diag"  # continuous joint exploration covariance
-    cov_rank: int = 2  # rank of the low-rank factor (covariance="lowrank")
-    # PPO details
-    normalize_advantages: bool = True
-    clip_value_loss: bool = True
-    anneal_lr: bool = False
-    # evaluation and logging
-    eval_episodes: int = 8  # episodes per seed, decentralised mode actions
-    log_every: int = 0  # updates between progress callbacks (0: about 20 per run)
+    covariance: Covariance = "diag"  # continuous AgentMixer exploration covariance: diag, lowrank or full
+    cov_rank: int = 2  # rank of the low-rank factor (covariance=lowrank)
+    normalize_advantages: bool = True  # normalise advantages per minibatch
+    clip_value_loss: bool = True  # PPO2/MAPPO value clipping around the old value
+    anneal_lr: bool = False  # decay learning rates linearly to 0 over training
+    eval_episodes: int = 8  # evaluation episodes per seed, decentralised mode actions
+    log_every: int = 0  # updates between progress reports (0: about 20 per run)
 
     @property
     def batch_size(self) -> int:

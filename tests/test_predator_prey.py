@@ -10,6 +10,7 @@ import pytest
 
 import envs
 from envs.predator_prey import PredatorPrey, PredatorPreyState
+from tests.rollouts import random_rollout
 
 D, L, U, R, N = 0, 1, 2, 3, 4  # down (row + 1), left, up (row - 1), right, no-op
 
@@ -258,23 +259,7 @@ def test_random_policy_smoke_wrapped():
     spec = env.spec(params)
     num_envs, steps = 64, 120  # past the 100-step limit: auto-reset happens
 
-    def run(key):
-        k0, k1 = jax.random.split(key)
-        state, ts = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k0, num_envs), params)
-
-        def body(carry, k):
-            state, ts = carry
-            k_act, k_step = jax.random.split(k)
-            logits = jnp.where(ts.action_mask, 0.0, -jnp.inf)
-            action = jax.random.categorical(k_act, logits)
-            state, ts = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-                jax.random.split(k_step, num_envs), state, action, params
-            )
-            return (state, ts), ts
-
-        return jax.lax.scan(body, (state, ts), jax.random.split(k1, steps))[1]
-
-    ts = jax.jit(run)(KEY)
+    ts = random_rollout(env, params, KEY, num_envs, steps)
     assert ts.obs.shape == (steps, num_envs, 2, spec.obs_dim)
     assert ts.state.shape == (steps, num_envs, spec.state_dim)
     assert ts.reward.shape == (steps, num_envs, 2) and ts.terminated.shape == (steps, num_envs)
