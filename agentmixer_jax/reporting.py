@@ -67,7 +67,6 @@ class Reporter:
             TextColumn("updates  return {task.fields[ret]}"), TimeElapsedColumn(),
             console=self.console, disable=not show, transient=False)
         self.task = self.progress.add_task(description, total=total_updates, ret="   n/a")
-        self.history: list[tuple[int, dict[str, float]]] = []
 
     def __enter__(self) -> Reporter:
         self.progress.start()
@@ -78,7 +77,6 @@ class Reporter:
 
     def __call__(self, update: int, metrics: dict[str, np.ndarray]) -> None:
         means = {k: float(np.mean(v)) for k, v in metrics.items()}
-        self.history.append((update, means))
         ret = means.get("episode_return")
         self.progress.update(self.task, completed=min(update, self.total),
                              ret=f"{ret:7.3f}" if ret is not None else "   n/a")

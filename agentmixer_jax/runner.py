@@ -199,16 +199,15 @@ def make_train(env: MultiAgentEnv, config: TrainConfig, env_params=None,
         def epoch(carry, _):
             params, opt_state, key = carry
             key, k_perm = jax.random.split(key)
-            if config.recurrent:
-                h0 = jnp.broadcast_to(hidden0, (T, *hidden0.shape))  # only [0] of each sequence is used
-            else:
-                h0 = jnp.zeros((T, E, *hidden0.shape[1:]), hidden0.dtype)
-            batch = minibatches(k_perm, (traj, h0, adv, targets))
+            # recurrent: each sequence starts from its stored rollout state (only [0] of the time axis is used)
+            h_seq = jnp.broadcast_to(hidden0, (T, *hidden0.shape)) if config.recurrent else None
+            batch = minibatches(k_perm, (traj, h_seq, adv, targets))
 
             def mb_step(carry, mb):
                 params, opt_state = carry
-                mb_traj, mb_h0, mb_adv, mb_targets = mb
-                grads, metrics = grad_fn(params, hp, mb_traj, mb_h0[0], mb_adv, mb_targets)
+                mb_traj, mb_h, mb_adv, mb_targets = mb
+                h0 = mb_h[0] if config.recurrent else jnp.zeros((mb_adv.shape[1], *hidden0.shape[1:]), hidden0.dtype)
+                grads, metrics = grad_fn(params, hp, mb_traj, h0, mb_adv, mb_targets)
                 updates, opt_state = tx.update(grads, opt_state, params)
                 return (optax.apply_updates(params, updates), opt_state), metrics
 
