@@ -8,7 +8,7 @@ ENV ?= climbing
 ALGO ?= agentmixer
 ARGS ?=
 
-.PHONY: install train test test-slow lint clean
+.PHONY: install train test test-slow lint clean bench-ant bench-envs
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ test: $(STAMP)
 ## Longer learning checks.
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
+
+## Speed of AgentMixer-PPO training on ant_4x2 against raw Brax stepping (BENCHMARKS.md).
+bench-ant: $(STAMP)
+	$(PY) -m experiments.bench_ant $(ARGS)
+
+## Environment step throughput at many parallel envs; SMAX comparison needs the `bench` extra.
+bench-envs: $(STAMP)
+	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) -m experiments.bench_envs $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
