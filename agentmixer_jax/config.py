@@ -17,8 +17,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-ALGOS = ("agentmixer", "mappo", "ippo")
-Algo = Literal["agentmixer", "mappo", "ippo"]
+ALGOS = ("agentmixer", "mappo", "ippo", "ail")
+Algo = Literal["agentmixer", "mappo", "ippo", "ail"]
 Covariance = Literal["diag", "lowrank", "full"]
 
 
@@ -37,6 +37,7 @@ class HParams:
     max_grad_norm: float = 10.0  # global-norm gradient clip, per parameter group
     gumbel_tau: float = 1.0  # temperature of the straight-through Gumbel-softmax sample (AgentMixer, discrete)
     igc_coef: float = 0.0  # AgentMixer, discrete: weight of cloning the joint actions into the individual policies
+    imitation_coef: float = 1.0  # AIL: weight of KL(expert || individual) in the loss
     std_max: float = 0.5  # AgentMixer, continuous: joint std = std_max * sigmoid(PM output) (authors: 0.5)
 
     def as_floats(self) -> HParams:
@@ -67,7 +68,7 @@ class HParams:
 class TrainConfig:
     """Static choices of one training run (per seed). Validated by `validate()` before compilation."""
 
-    algo: Algo = "agentmixer"  # agentmixer, mappo or ippo (the CLI sets it from --algo)
+    algo: Algo = "agentmixer"  # agentmixer, mappo, ippo or ail (the CLI sets it from --algo)
     num_envs: int = 16  # parallel environments per seed
     num_steps: int = 8  # rollout length per environment per update
     total_env_steps: int = 20_000  # environment steps per seed (each of the num_envs counts)
@@ -84,6 +85,7 @@ class TrainConfig:
     pm_token_hidden: int = 32  # Policy Modifier: hidden width of the agent-mixing MLP
     pm_channel_hidden: int = 128  # Policy Modifier: hidden width of the channel-mixing MLP
     pm_agent_ids: bool = True  # one-hot ids into the PM; False makes the PM permutation-equivariant
+    igc_exact: bool = False  # discrete AgentMixer: the PM may only lower other actions' logits (exact IGC)
     actor_joint_gradient: bool = True  # discrete AgentMixer: the joint PPO loss also trains the individual actors
     covariance: Covariance = "diag"  # continuous AgentMixer exploration covariance: diag, lowrank or full
     cov_rank: int = 2  # rank of the low-rank factor (covariance=lowrank)
@@ -154,6 +156,7 @@ def validate_hparams(hp: HParams) -> None:
         "max_grad_norm": lambda v: v > 0,
         "gumbel_tau": lambda v: v > 0,
         "igc_coef": lambda v: v >= 0,
+        "imitation_coef": lambda v: v >= 0,
         "std_max": lambda v: v > 0,
     }
     for name, ok in checks.items():

@@ -223,11 +223,12 @@ def make_train(env: MultiAgentEnv, config: TrainConfig, env_params=None,
         return rs.replace(params=params, opt_state=opt_state, key=key), metrics
 
     # ----- evaluation with decentralised mode actions -----------------------------------------------
-    def evaluate(params, key: Array) -> dict:
+    def evaluate_policy(policy, params, key: Array) -> dict:
+        """Mean episode statistics of the greedy `policy(params, out, state, mask)` over eval episodes."""
         n_eval = config.eval_episodes
         k_reset, key = jax.random.split(key)
         env_state, ts = v_reset(jax.random.split(k_reset, n_eval), env_params)
-        v_mode = jax.vmap(algo.mode, in_axes=(None, 0, 0))
+        v_mode = jax.vmap(policy, in_axes=(None, 0, 0, 0))
         stats0 = jax.tree.map(lambda x: jnp.zeros_like(x), ts.info["episode"])
         carry0 = (env_state, ts, jnp.broadcast_to(algo.initial_hidden(), (n_eval, N, config.gru_size)),
                   jnp.ones((n_eval,), bool), jnp.zeros((n_eval,), bool), stats0, key, jnp.int32(0))
@@ -239,7 +240,7 @@ def make_train(env: MultiAgentEnv, config: TrainConfig, env_params=None,
             env_state, ts, h, start, finished, stats, key, t = c
             key, k_env = jax.random.split(key)
             h, out = v_actor(params, h, ts.obs, ts.action_mask, start)
-            action = v_mode(params, out, ts.action_mask)
+            action = v_mode(params, out, ts.state, ts.action_mask)
             env_state, ts = v_step(jax.random.split(k_env, n_eval), env_state, to_env_action(action), env_params)
             newly = ts.info["episode_done"] & ~finished
             stats = jax.tree.map(lambda s, x: jnp.where(newly, x, s), stats, ts.info["episode"])
@@ -247,6 +248,13 @@ def make_train(env: MultiAgentEnv, config: TrainConfig, env_params=None,
 
         out = jax.lax.while_loop(cond, body, carry0)
         return jax.tree.map(jnp.mean, out[5])
+
+    def evaluate(params, key: Array) -> dict:
+        """Every greedy policy of the algorithm on the same eval starts; keys prefixed as it names them."""
+        result = {}
+        for prefix, policy in algo.eval_policies().items():
+            result.update({prefix + k: v for k, v in evaluate_policy(policy, params, key).items()})
+        return result
 
     # ----- host progress ----------------------------------------------------------------------------
     def report(update_idx: Array, metrics: dict) -> Array:

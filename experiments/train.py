@@ -34,8 +34,9 @@ class Args:
 
     env: str = "climbing"
     """Task name, e.g. climbing, penalty (see `--list-envs`)."""
-    algo: Literal["agentmixer", "mappo", "ippo"] = "agentmixer"
-    """Algorithm: agentmixer (joint policy via the Policy Modifier), mappo (centralised critic), ippo."""
+    algo: Literal["agentmixer", "mappo", "ippo", "ail"] = "agentmixer"
+    """Algorithm: agentmixer (joint policy via the Policy Modifier), mappo (centralised critic), ippo, ail
+    (a centralised expert imitated by the individual policies; its own score is reported as expert_*)."""
     seeds: int = 1024
     """Independent training runs, vmapped in one compiled program."""
     seed: int = 0
@@ -69,7 +70,7 @@ def _parse(argv: list[str]):
         raise SystemExit(0)
     if probe["env"] not in envs.registered_tasks():
         envs.make(probe["env"])  # raises the ValueError listing known envs
-    algo = probe["algo"] if probe["algo"] in ("agentmixer", "mappo", "ippo") else "agentmixer"
+    algo = probe["algo"] if probe["algo"] in ("agentmixer", "mappo", "ippo", "ail") else "agentmixer"
     cfg, hp = preset(probe["env"], algo)
 
     @dataclasses.dataclass
@@ -152,7 +153,9 @@ def main(argv: list[str] | None = None) -> dict:
     evals = {k: np.asarray(v) for k, v in result.eval.items()}
     eval_summary = {"return_per_seed": evals.pop("return").tolist(), "length_per_seed": evals.pop("length").tolist()}
     for k, v in evals.items():
-        eval_summary[f"{EVAL_NAMES.get(k, k)}_per_seed"] = v.tolist()
+        prefix = "expert_" if k.startswith("expert_") else ""  # AIL's expert, evaluated beside its agents
+        base = k.removeprefix(prefix)
+        eval_summary[f"{prefix}{EVAL_NAMES.get(base, base)}_per_seed"] = v.tolist()
     summary = {
         "env": args.env, "algo": args.algo, "seeds": args.seeds, "env_steps_per_seed": env_steps,
         "wall_seconds": wall, "compile_seconds": compile_s,

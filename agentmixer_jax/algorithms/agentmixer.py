@@ -22,6 +22,12 @@ noise g is stored with the transition, so the PPO ratio re-scores exactly the sa
 pi(a | s, g). IGC is not exact here: `mode_consistency` (argmax of z_i equals argmax l_i when g = 0)
 is logged, and the `igc_coef` term clones the joint actions into the individual policies (the authors'
 "BC" term), which pulls the individual modes onto the joint policy's.
+
+`igc_exact=True` makes IGC hold by construction instead: the PM output only *lowers* the logits of the
+actions other than agent i's own sample, z_i = (l_i + g_i - softplus(b_i) * [a != u_i]) / tau, so
+argmax z_i = u_i and, at zero noise, the joint mode is the tuple of individual modes. The PM then
+shapes how likely each agent is to deviate from its own sample given the others' samples (correlated
+exploration), while anything the team learns to do greedily must be learnt by the individual policies.
 """
 
 from __future__ import annotations
@@ -89,6 +95,11 @@ class AgentMixer(ActorCritic):
             out = jax.tree.map(jax.lax.stop_gradient, out)
         sample = D.straight_through(out.head, noise, tau)
         b = self.pm.apply({"params": params["pm"]}, self.pm_features(out, sample, state, mask))
+        if self.config.igc_exact:
+            # Only lower the logits of actions other than the agent's own sample: argmax z_i = u_i, so
+            # at zero noise the joint mode is exactly the individual modes (IGC by construction).
+            own = jax.lax.stop_gradient(sample) > 0.5
+            return jnp.where(mask, (out.head + noise - jnp.where(own, 0.0, jax.nn.softplus(b))) / tau, -1e9)
         return jnp.where(mask, (out.head + noise + gumbel_perturbation(b)) / tau, -1e9)
 
     def _mode_consistency(self, params, out, state, mask, tau) -> Array:

@@ -121,6 +121,12 @@ class ActorCritic:
             return jnp.argmax(out.head, axis=-1).astype(jnp.int32)
         return jnp.where(mask, out.head, 0.0)
 
+    def eval_policies(self) -> dict:
+        """Greedy policies evaluated after training: eval-key prefix -> fn(params, out, state, mask) -> action.
+
+        The unprefixed entry is always the decentralised individual modes; AIL adds its expert's."""
+        return {"": lambda params, out, state, mask: self.mode(params, out, mask)}
+
     # ----- policy used in training (default: independent individual policies) -----------------
     def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams) -> PolicyStep:
         if self.discrete:
