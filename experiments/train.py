@@ -51,6 +51,8 @@ class Args:
     """Show a progress bar (updated every config.log_every updates through one host callback)."""
     list_envs: bool = False
     """Print the registered tasks and exit."""
+    env_kw: tuple[str, ...] = ()
+    """Environment constructor arguments as KEY=VALUE (Python literals), e.g. `--env-kw obsk=2 backend=mjx`."""
 
 
 def _parse(argv: list[str]):
@@ -86,6 +88,22 @@ def _parse(argv: list[str]):
     return args
 
 
+def parse_env_kw(items: tuple[str, ...]) -> dict:
+    """("obsk=2", "backend='mjx'") -> {"obsk": 2, "backend": "mjx"}; bare words are strings."""
+    import ast
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--env-kw {item!r}: write KEY=VALUE, e.g. obsk=2")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
 def ci95(values) -> float:
     """Half-width of a normal-approximation 95% interval of the mean."""
     import numpy as np
@@ -116,10 +134,10 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         if args.seeds < 1:
             raise ValueError(f"--seeds {args.seeds} must be >= 1")
-        env = envs.make(args.env)
+        env = envs.make(args.env, **parse_env_kw(args.env_kw))
         cfg = args.config.validate()
         validate_hparams(args.hp)
-    except ValueError as err:
+    except (ValueError, TypeError) as err:  # TypeError: an --env-kw the task does not take
         console.print(f"[red]error:[/red] {err}")
         raise SystemExit(2) from err
 
@@ -131,7 +149,8 @@ def main(argv: list[str] | None = None) -> dict:
                   f"({cfg.num_updates} updates of {cfg.num_envs} envs x {cfg.num_steps} steps) on "
                   f"{jax.devices()[0].platform.upper()}; output in {out}")
 
-    run_config = {"env": args.env, "algo": args.algo, "seeds": args.seeds, "config": dataclasses.asdict(cfg),
+    run_config = {"env": args.env, "env_kw": parse_env_kw(args.env_kw), "algo": args.algo, "seeds": args.seeds,
+                  "config": dataclasses.asdict(cfg),
                   "hparams": {k: float(getattr(args.hp, k)) for k in args.hp.names()}}
     wandb = WandbLogger(args.wandb_project, out.name, run_config, str(out), console) if args.wandb else None
     reporter = Reporter(cfg.num_updates, cfg.batch_size * args.seeds, f"{args.algo}/{args.env}", wandb, console,
@@ -157,7 +176,8 @@ def main(argv: list[str] | None = None) -> dict:
         base = k.removeprefix(prefix)
         eval_summary[f"{prefix}{EVAL_NAMES.get(base, base)}_per_seed"] = v.tolist()
     summary = {
-        "env": args.env, "algo": args.algo, "seeds": args.seeds, "env_steps_per_seed": env_steps,
+        "env": args.env, "env_kw": run_config["env_kw"], "algo": args.algo, "seeds": args.seeds,
+        "env_steps_per_seed": env_steps,
         "wall_seconds": wall, "compile_seconds": compile_s,
         "steps_per_second": args.seeds * env_steps / wall,
         "device": str(jax.devices()[0].device_kind), "date": dt.date.today().isoformat(),

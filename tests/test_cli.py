@@ -48,3 +48,21 @@ def test_bad_hyperparameter_is_rejected(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--env", "climbing", "--hp.gamma", "1.5", *SMALL])
     assert "gamma" in capsys.readouterr().err
+
+
+def test_env_kw_reaches_the_task_and_bad_ones_fail_before_compiling(tmp_path, capsys, monkeypatch):
+    assert cli.parse_env_kw(("obsk=2", "backend=mjx", "penalty=-1.5", "rows=(1, 3)")) == {
+        "obsk": 2, "backend": "mjx", "penalty": -1.5, "rows": (1, 3)}
+    summary = cli.main(["--env", "bridge", "--algo", "ail", "--env-kw", "max_steps=7", "--out", str(tmp_path / "b"),
+                        "--config.num-steps", "4", *SMALL])
+    assert summary["env_kw"] == {"max_steps": 7}
+    assert max(summary["eval"]["length_per_seed"]) <= 7  # the time limit reached the env
+    assert len(summary["eval"]["expert_success_rate_per_seed"]) == 4  # AIL's expert is reported beside it
+    import agentmixer_jax.runner as runner
+
+    monkeypatch.setattr(runner, "make_train", lambda *a, **k: pytest.fail("compiled despite a bad env kwarg"))
+    for bad in ("no_such_arg=1", "obsk"):
+        with pytest.raises(SystemExit) as err:
+            cli.main(["--env", "bridge", "--env-kw", bad, *SMALL])
+        assert err.value.code == 2
+        assert ("no_such_arg" if "=" in bad else "KEY=VALUE") in capsys.readouterr().err
