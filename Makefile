@@ -36,7 +36,10 @@ bench-ant: $(STAMP)
 
 ## Environment step throughput at many parallel envs; SMAX comparison needs the `bench` extra.
 bench-envs: $(STAMP)
-	$(PY) -m pip install -q -e ".[bench]"
+# The `bench` extra (pyproject.toml) goes in with --no-deps: jaxmarl 0.2.0's requirements pull gymnax, which
+# pins gymnasium<1.4 (a downgrade of jumanji's), plus pandas and seaborn; its SMAX import path needs none of
+# them, only jaxtyping (brax, matplotlib, pillow are already here). jax/flax/optax/chex/brax stay untouched.
+	$(PY) -m pip install -q --no-deps $$($(PY) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['bench']))")
 	$(PY) -m experiments.bench_envs $(ARGS)
 
 lint: $(STAMP)
