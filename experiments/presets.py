@@ -32,6 +32,25 @@ _PREDATOR_PREY_CONFIG = dict(num_envs=32, num_steps=100, total_env_steps=1_000_0
 _BRIDGE_CONFIG = dict(num_envs=32, num_steps=25, total_env_steps=100_000, update_epochs=4, num_minibatches=2,
                       eval_episodes=32, **_SMALL_PM)
 
+# Multi-agent MuJoCo (issue 4): MAPPO's MuJoCo settings (Yu et al. 2022, HARL's mamujoco configs): rollouts of
+# 100 steps, 5 epochs, 4 minibatches, lr 5e-4 (critic too), gamma 0.99, lambda 0.95; 10M steps as in the paper's
+# MaMuJoCo figures. The env kwargs give the authors' partial observability: agent_obsk=2
+# (LiZhYun/BackPropagationThroughAgents, scripts/train_mujoco.sh).
+_MUJOCO_CONFIG = dict(num_envs=64, num_steps=100, total_env_steps=10_000_000, update_epochs=5, num_minibatches=4,
+                      eval_episodes=8, normalize_advantages=True)
+# SMACv2 stand-in (issue 5): MAPPO's SMACv2 settings with feed-forward actors: 5 epochs, lr 5e-4, gamma 0.99;
+# 32 envs x 100 steps per update; 10M steps as the published SMACv2 curves; a 32-channel PM.
+_SMAX_CONFIG = dict(num_envs=32, num_steps=100, total_env_steps=10_000_000, update_epochs=5, num_minibatches=2,
+                    eval_episodes=32, pm_channels=32, pm_channel_hidden=64, pm_token_hidden=16)
+_MUJOCO_TASKS = ("ant_2x4", "ant_2x4d", "ant_4x2", "ant_8x1", "halfcheetah_2x3", "halfcheetah_3x2", "halfcheetah_6x1",
+                 "hopper_3x1", "walker2d_2x3", "walker2d_3x2", "walker2d_6x1", "humanoid_9|8", "humanoid_17x1",
+                 "humanoidstandup_9|8", "humanoidstandup_17x1", "reacher_2x1")
+_SMAX_TASKS = tuple(f"{race}_{size}" for race in ("protoss", "terran", "zerg")
+                    for size in ("5v5", "10v10", "20v20", "10v11", "20v23"))
+
+# env -> constructor kwargs the paper used (the CLI's --env-kw adds to / overrides them)
+ENV_KWARGS: dict[str, dict] = {name: {"obsk": 2} for name in _MUJOCO_TASKS}
+
 # env -> (TrainConfig fields, HParams fields, extra HParams fields for agentmixer)
 PRESETS: dict[str, tuple[dict, dict, dict]] = {
     "climbing": (_MATRIX_CONFIG, {}, _MATRIX_AGENTMIXER_HP),
@@ -39,7 +58,14 @@ PRESETS: dict[str, tuple[dict, dict, dict]] = {
     **{name: (_PREDATOR_PREY_CONFIG, {}, {})
        for name in ("predator_prey", "predator_prey_p0", "predator_prey_p05", "predator_prey_p1", "predator_prey_p15")},
     "bridge": (_BRIDGE_CONFIG, {}, {}),
+    **{name: (_MUJOCO_CONFIG, {}, {}) for name in _MUJOCO_TASKS},
+    **{name: (_SMAX_CONFIG, {}, {}) for name in _SMAX_TASKS},
 }
+
+
+def env_kwargs(env: str) -> dict:
+    """The constructor kwargs of the paper's setting for `env` (empty when there are none)."""
+    return dict(ENV_KWARGS.get(env, {}))
 
 
 def preset(env: str, algo: str) -> tuple[TrainConfig, HParams]:

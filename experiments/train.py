@@ -52,7 +52,8 @@ class Args:
     list_envs: bool = False
     """Print the registered tasks and exit."""
     env_kw: tuple[str, ...] = ()
-    """Environment constructor arguments as KEY=VALUE (Python literals), e.g. `--env-kw obsk=2 backend=mjx`."""
+    """Environment constructor arguments as KEY=VALUE (Python literals), e.g. `--env-kw obsk=2 backend=mjx`;
+    they override the preset's (MaMuJoCo tasks default to the paper's obsk=2)."""
 
 
 def _parse(argv: list[str]):
@@ -129,12 +130,14 @@ def main(argv: list[str] | None = None) -> dict:
     from agentmixer_jax.config import validate_hparams
     from agentmixer_jax.reporting import Reporter, WandbLogger
     from agentmixer_jax.runner import make_train
+    from experiments.presets import env_kwargs
 
     console = Console(file=sys.stderr)
     try:
+        env_kw = {**env_kwargs(args.env), **parse_env_kw(args.env_kw)}
         if args.seeds < 1:
             raise ValueError(f"--seeds {args.seeds} must be >= 1")
-        env = envs.make(args.env, **parse_env_kw(args.env_kw))
+        env = envs.make(args.env, **env_kw)
         cfg = args.config.validate()
         validate_hparams(args.hp)
     except (ValueError, TypeError) as err:  # TypeError: an --env-kw the task does not take
@@ -149,7 +152,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"({cfg.num_updates} updates of {cfg.num_envs} envs x {cfg.num_steps} steps) on "
                   f"{jax.devices()[0].platform.upper()}; output in {out}")
 
-    run_config = {"env": args.env, "env_kw": parse_env_kw(args.env_kw), "algo": args.algo, "seeds": args.seeds,
+    run_config = {"env": args.env, "env_kw": env_kw, "algo": args.algo, "seeds": args.seeds,
                   "config": dataclasses.asdict(cfg),
                   "hparams": {k: float(getattr(args.hp, k)) for k in args.hp.names()}}
     wandb = WandbLogger(args.wandb_project, out.name, run_config, str(out), console) if args.wandb else None
