@@ -70,6 +70,8 @@ class Args:
     """PPO epochs per update. Default: the env's preset (5, MAPPO's MuJoCo setting)."""
     num_minibatches: int | None = None
     """Minibatches per epoch (must divide num_envs * num_steps). Default: the env's preset (4)."""
+    pm_channels: int | None = None
+    """AgentMixer Policy Modifier width. Default: the preset's (64, the authors'); 16 trades width for CPU speed."""
     backend: Literal["positional", "generalized", "mjx", "spring"] = "positional"
     """Brax physics backend of all three rows."""
     obsk: int | None = 2
@@ -138,7 +140,8 @@ def _plan(args: Args, accelerator: bool):
         raise ValueError(f"--num-minibatches {minibatches} must divide the batch num_envs * num_steps "
                          f"= {batch}; pick a divisor of {batch}")
     cfg = dataclasses.replace(base, num_envs=num_envs, num_steps=num_steps, total_env_steps=updates * batch,
-                              update_epochs=epochs, num_minibatches=minibatches, eval_episodes=1)
+                              update_epochs=epochs, num_minibatches=minibatches, eval_episodes=1,
+                              pm_channels=args.pm_channels or base.pm_channels)
     return cfg.validate(), hp
 
 
