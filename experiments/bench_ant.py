@@ -31,8 +31,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
-import platform
 import resource
 import statistics
 import sys
@@ -92,13 +90,6 @@ class Args:
 def _fail(msg: str):
     print(f"error: {msg}", file=sys.stderr)
     raise SystemExit(2)
-
-
-def _device_description(jax) -> str:
-    dev = jax.devices()[0]
-    if dev.platform == "cpu":
-        return f"{os.cpu_count()}-core {platform.machine()} CPU"
-    return f"{dev.device_kind} ({dev.platform.upper()})"
 
 
 def _plan(args: Args, accelerator: bool):
@@ -309,24 +300,17 @@ a GPU and the process's max RSS on CPU.
 
 def record_row(path: Path, r: dict) -> None:
     """Append a row to the bench-ant table of `path`, creating the section (or the file) if missing."""
+    from experiments.benchmarks_md import insert_rows
+
     row = (f"| {r['date']} | {r['device']} | {r['env']} | {r['algo']} | {r['backend']} | {r['obsk']} | "
            f"{r['num_envs']} | {r['train_sps']:,.0f} | {r['env_sps']:,.0f} | {r['ratio']:.2f} | "
            f"{r['wrapper_sps']:,.0f} | {r['wrapper_ratio']:.2f} | {r['compile_s']:.1f} | {r['peak_mem_mb']:,.0f} | "
            f"`{r['command']}` |")
     text = path.read_text() if path.exists() else "# Benchmarks (speed)\n"
-    lines = text.splitlines()
-    try:
-        start = next(i for i, ln in enumerate(lines) if ln.strip() == SECTION)
-    except StopIteration:
+    if not any(line.strip() == SECTION for line in text.splitlines()):  # a new section opens with its intro
         sep = "---|" * _HEADER.count(" | ") + "---|"
-        intro = _INTRO.format(section=SECTION, header=_HEADER, sep=sep)
-        path.write_text(text.rstrip("\n") + "\n\n" + intro + row + "\n")
-        return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    table = [i for i in range(start + 1, end) if lines[i].startswith("|")]
-    at = table[-1] + 1 if table else end
-    lines.insert(at, row)
-    path.write_text("\n".join(lines) + "\n")
+        text = text.rstrip("\n") + "\n\n" + _INTRO.format(section=SECTION, header=_HEADER, sep=sep)
+    path.write_text(insert_rows(text, SECTION, [], [row]))
 
 
 def _table(res: dict, console) -> None:
@@ -359,13 +343,15 @@ def main(argv: list[str] | None = None) -> dict:
     import jax
     from rich.console import Console
 
+    from experiments.benchmarks_md import device_name
+
     accelerator = jax.devices()[0].platform != "cpu"
     try:
         cfg, hp = _plan(args, accelerator)
         env, brax_name = _make_env(args)
     except ValueError as err:
         _fail(str(err))
-    device = _device_description(jax)
+    device = device_name()
     E, T = cfg.num_envs, cfg.num_steps
     console = Console()
     console.print(f"[bold]bench-ant[/bold]: {args.env} ({args.algo}, obsk={args.obsk}, {args.backend}) with "

@@ -33,8 +33,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -47,6 +45,7 @@ import numpy as np
 import tyro
 
 import envs
+from experiments.benchmarks_md import device_name, insert_rows
 
 DEFAULT_TASKS = (
     "bridge",
@@ -115,7 +114,7 @@ def check_config(tasks: Sequence[str], num_envs: int, steps: int, reps: int) -> 
             envs.make(t)  # raises ValueError: unknown env, did you mean ..., known envs ...
 
 
-def _sample_actions(key, mask: jax.Array, discrete: bool) -> jax.Array:
+def sample_valid_actions(key, mask: jax.Array, discrete: bool) -> jax.Array:
     """Uniform over available actions (discrete, mask (..., N, A)) or uniform in [-1, 1] (continuous)."""
     if discrete:
         return jax.random.categorical(key, jnp.where(mask, 0.0, -jnp.inf)).astype(jnp.int32)
@@ -152,7 +151,7 @@ def ours_loop(task: str, num_envs: int, steps: int, env: envs.MultiAgentEnv | No
         def body(c, k):
             state, mask, n, eps, chk = c
             k_act, k_step = jax.random.split(k)
-            action = _sample_actions(k_act, mask, spec.discrete)
+            action = sample_valid_actions(k_act, mask, spec.discrete)
             state, ts = v_step(jax.random.split(k_step, num_envs), state, action, params)
             chk = chk + _checksum(ts.obs, ts.state, ts.reward)
             return (state, ts.action_mask, n + 1, eps + ts.done.astype(jnp.int32), chk), None
@@ -195,7 +194,7 @@ def jaxmarl_loop(map_name: str, num_envs: int, steps: int):
         k_act, k_step = jax.random.split(key)
         avail = env.get_avail_actions(state)
         mask = jnp.stack([avail[a] for a in agents]) > 0  # (N, A)
-        action = _sample_actions(k_act, mask, True)
+        action = sample_valid_actions(k_act, mask, True)
         actions = {a: action[i] for i, a in enumerate(agents)}
         obs, state, reward, dones, _ = env.step(k_step, state, actions)
         return state, dones["__all__"], _checksum(obs, reward)  # obs includes "world_state"
@@ -322,13 +321,6 @@ def run(args: Args) -> tuple[list[dict], str | None]:
 # --- reporting ---------------------------------------------------------------------------------------
 
 
-def device_name() -> str:
-    dev = jax.devices()[0]
-    if dev.platform == "cpu":
-        return f"{os.cpu_count()}-core {platform.machine()} CPU"
-    return f"{dev.device_kind} ({dev.platform})"
-
-
 def command(args: Args) -> str:
     """The command that reproduces these figures (without --json / --record)."""
     parts = ["python -m experiments.bench_envs"]
@@ -360,26 +352,6 @@ def print_table(rows: list[dict], device: str, args: Args) -> None:
     console.print(table)
 
 
-def _insert_rows(text: str, section: str, header: list[str], lines: list[str]) -> str:
-    """Append `lines` to the first table of `section` (created at the end of `text` when missing)."""
-    out = text.splitlines()
-    starts = [i for i, line in enumerate(out) if line.startswith(section)]  # "## Title (issue 3)" matches
-    if not starts:
-        out += ["", section, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        starts = [len(out) - 4]
-    i = starts[0] + 1
-    while i < len(out) and not out[i].startswith("|") and not out[i].startswith("## "):
-        i += 1
-    if i == len(out) or out[i].startswith("## "):  # section without a table: add one here
-        out[i:i] = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), ""]
-        i += 2
-    else:
-        while i < len(out) and out[i].startswith("|"):
-            i += 1
-    out[i:i] = lines
-    return "\n".join(out) + "\n"
-
-
 def record(rows: list[dict], args: Args, device: str, path: Path = Path("BENCHMARKS.md"),
            date: str | None = None) -> None:
     """Add one BENCHMARKS.md row per task: SMACv2 rows (ours and JaxMARL's) in their own section."""
@@ -399,11 +371,11 @@ def record(rows: list[dict], args: Args, device: str, path: Path = Path("BENCHMA
             env_lines.append("| " + " | ".join([r["task"], *common, f"{r['episodes_per_call']:,}", *tail]) + " |")
     text = path.read_text() if path.exists() else "# Benchmarks (speed)\n"
     if env_lines:
-        text = _insert_rows(text, ENV_SECTION, ["task", "agents", "parallel envs", "env steps/s",
+        text = insert_rows(text, ENV_SECTION, ["task", "agents", "parallel envs", "env steps/s",
                                                 "episodes ended per call", "compile s", "device", "date",
                                                 "command"], env_lines)
     if smax_lines:
-        text = _insert_rows(text, SMAX_SECTION, ["task", "implementation", "agents", "parallel envs",
+        text = insert_rows(text, SMAX_SECTION, ["task", "implementation", "agents", "parallel envs",
                                                  "env steps/s", "ours / JaxMARL", "compile s", "device", "date",
                                                  "command"], smax_lines)
     path.write_text(text)

@@ -19,7 +19,7 @@ import tyro
 
 import envs
 from envs.wrappers import AutoReset, EpisodeStats
-from experiments.bench_envs import _sample_actions
+from experiments.bench_envs import sample_valid_actions
 from experiments.presets import env_kwargs
 
 
@@ -37,8 +37,7 @@ def random_policy_stats(task: str, num_envs: int = 64, steps: int = 1000, seed: 
         def step(carry, key):
             state, ts, total, count = carry
             k_act, k_env = jax.random.split(key)
-            action = jax.vmap(_sample_actions, (0, 0, None))(jax.random.split(k_act, num_envs), ts.action_mask,
-                                                             discrete)
+            action = sample_valid_actions(k_act, ts.action_mask, discrete)  # (E, N) or (E, N, d)
             state, ts = jax.vmap(env.step, (0, 0, 0, None))(jax.random.split(k_env, num_envs), state, action, params)
             done = ts.info["episode_done"]
             total = jax.tree.map(lambda t, x: t + jnp.sum(jnp.where(done, x, 0.0)), total, ts.info["episode"])

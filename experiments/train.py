@@ -174,8 +174,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     evals = {k: np.asarray(v) for k, v in result.eval.items()}
     eval_summary = {"return_per_seed": evals.pop("return").tolist(), "length_per_seed": evals.pop("length").tolist()}
+    prefixes = sorted(train.algo.eval_policies(), key=len, reverse=True)  # "" last; e.g. AIL's "expert_"
     for k, v in evals.items():
-        prefix = "expert_" if k.startswith("expert_") else ""  # AIL's expert, evaluated beside its agents
+        prefix = next(p for p in prefixes if k.startswith(p))
         base = k.removeprefix(prefix)
         eval_summary[f"{prefix}{EVAL_NAMES.get(base, base)}_per_seed"] = v.tolist()
     summary = {

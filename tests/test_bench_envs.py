@@ -25,11 +25,11 @@ def test_continuous_actions_are_sampled_in_the_box():
     import jax.numpy as jnp
 
     mask = jnp.ones((3, 4), bool)
-    a = bench_envs._sample_actions(jax.random.PRNGKey(0), mask, discrete=False)
+    a = bench_envs.sample_valid_actions(jax.random.PRNGKey(0), mask, discrete=False)
     assert a.shape == (3, 4) and bool(jnp.all((a >= -1) & (a <= 1)))
     masked = jnp.array([[False, True, False], [True, False, False]])
     for k in range(20):
-        d = bench_envs._sample_actions(jax.random.PRNGKey(k), masked, discrete=True)
+        d = bench_envs.sample_valid_actions(jax.random.PRNGKey(k), masked, discrete=True)
         assert d.tolist() == [1, 0]
 
 
