@@ -55,7 +55,9 @@ Shapes (N = num_predators, M = num_prey, G = grid_size, V = view_size):
     reward:       (N,) float32 team reward, repeated:
                   step_cost + capture_reward * #caught + penalty * #miscoordinated
     info:         "captured"         () float32  fraction of prey caught so far
-                  "miscoordinations" () int32    prey with exactly one predator adjacent this step
+                  "miscoordinations" () int32    penalties paid so far in the episode (a prey with exactly
+                                                 one predator adjacent, counted per prey and step), so
+                                                 the episode statistic is the episode's total
 
 Defaults: 5x5 grid, 2 predators, 1 prey, P = -0.5 (`predator_prey`). Presets `predator_prey_p0`,
 `predator_prey_p05`, `predator_prey_p1`, `predator_prey_p15` set P to 0, -0.5, -1, -1.5. The larger task
@@ -85,6 +87,7 @@ class PredatorPreyState:
     prey_pos: Array  # (M, 2) int32 (row, col); a caught prey keeps its last cell but is not on the grid
     prey_alive: Array  # (M,) bool
     t: Array  # () int32 steps taken in this episode
+    misses: Array  # () int32 miscoordinations so far in this episode
 
 
 @struct.dataclass
@@ -199,6 +202,7 @@ class PredatorPrey(MultiAgentEnv[PredatorPreyState, PredatorPreyParams]):
             prey_pos=jnp.stack(prey),
             prey_alive=jnp.ones((self.num_prey,), bool),
             t=jnp.zeros((), jnp.int32),
+            misses=jnp.zeros((), jnp.int32),
         )
         zero = jnp.zeros((), bool)
         info = {"captured": jnp.zeros((), jnp.float32), "miscoordinations": jnp.zeros((), jnp.int32)}
@@ -224,12 +228,13 @@ class PredatorPrey(MultiAgentEnv[PredatorPreyState, PredatorPreyParams]):
         prey_pos = self._move_prey(key, state.prey_pos, prey_alive, predator_pos, params)
 
         t = state.t + 1
-        new_state = PredatorPreyState(predator_pos, prey_pos, prey_alive, t)
+        misses = state.misses + jnp.sum(missed).astype(jnp.int32)
+        new_state = PredatorPreyState(predator_pos, prey_pos, prey_alive, t, misses)
         terminated = ~jnp.any(prey_alive)
         truncated = (t >= params.max_steps) & ~terminated
         info = {
             "captured": jnp.mean(~prey_alive).astype(jnp.float32),
-            "miscoordinations": jnp.sum(missed).astype(jnp.int32),
+            "miscoordinations": misses,
         }
         reward = jnp.full((self.num_predators,), team, jnp.float32)
         return new_state, self._timestep(new_state, params, reward, terminated, truncated, info)

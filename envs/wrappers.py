@@ -96,7 +96,9 @@ class EpisodeStats(Wrapper):
 
     `info["episode"]` holds, at every step, the statistics of the most recent finished episode:
     `return` (team return, mean of the agents' rewards), `length`, and each scalar of the
-    environment's info at that episode's final step (for example `won`). `info["episode_done"]` is
+    environment's info at that episode's final step (for example `won`; an env that wants a
+    per-episode count reports the running total in its info, as predator-prey's `miscoordinations`
+    does). `info["episode_done"]` is
     True exactly at steps where an episode ended, so averages over finished episodes are
     `sum(done * x) / max(sum(done), 1)`.
     """

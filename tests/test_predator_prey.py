@@ -31,7 +31,7 @@ def step_many_keys(env):
     return jax.jit(jax.vmap(env.step, in_axes=(0, None, None, None)))
 
 
-def _state(pred, prey, alive=None, t=0):
+def _state(pred, prey, alive=None, t=0, misses=0):
     prey = np.asarray(prey, np.int32)
     alive = np.ones(len(prey), bool) if alive is None else np.asarray(alive)
     return PredatorPreyState(
@@ -39,6 +39,7 @@ def _state(pred, prey, alive=None, t=0):
         prey_pos=jnp.asarray(prey),
         prey_alive=jnp.asarray(alive),
         t=jnp.asarray(t, jnp.int32),
+        misses=jnp.asarray(misses, jnp.int32),
     )
 
 
@@ -95,6 +96,19 @@ def test_miscoordination_penalty_swept_by_vmap(env, step):
     assert bool(jnp.all(s.prey_alive)) and not bool(jnp.any(ts.terminated))
     np.testing.assert_array_equal(ts.info["miscoordinations"], [1, 1, 1, 1])
     np.testing.assert_array_equal(ts.info["captured"], [0.0] * 4)
+
+
+def test_miscoordinations_add_up_over_the_episode(env, step):
+    """The info counts the episode's penalties so far, so EpisodeStats (last-step values) reports the
+    episode total; the per-step reward still charges P once per step."""
+    params = env.default_params()
+    s, ts = step(KEY, _state([[1, 2], [4, 4]], [[2, 2]], misses=3), _act(N, N), params)
+    assert int(ts.info["miscoordinations"]) == 4 and int(s.misses) == 4
+    np.testing.assert_allclose(ts.reward, [params.penalty - 0.01] * 2, rtol=1e-6)
+    s, ts = step(KEY, _state([[0, 0], [4, 4]], [[2, 2]], misses=3), _act(N, N), params)
+    assert int(ts.info["miscoordinations"]) == 3
+    s, ts = jax.jit(env.reset)(KEY, params)
+    assert int(s.misses) == 0 and int(ts.info["miscoordinations"]) == 0
 
 
 def test_step_cost_only_when_nobody_adjacent(env, step):

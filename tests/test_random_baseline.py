@@ -22,3 +22,6 @@ def test_penalty_only_changes_the_return_by_p_times_miscoordinations():
     misc = p0["return"] - p1["return"]
     assert misc > 0.5
     np.testing.assert_allclose(p0["return"] - p15["return"], 1.5 * misc, rtol=1e-4)
+    # and the episode statistic "miscoordinations" is that episode total
+    for p in (p0, p1, p15):
+        np.testing.assert_allclose(p["miscoordinations"], misc, rtol=1e-4)
