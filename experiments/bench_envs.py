@@ -61,6 +61,11 @@ JAXMARL_SIZES = (5, 10, 20)  # JaxMARL ships smacv2_{5,10,20}_units (equal teams
 
 ENV_SECTION = "## Environment step throughput"
 SMAX_SECTION = "## SMACv2 stand-in against JaxMARL's SMAX"
+# the columns of the two tables (a missing section is created with them)
+ENV_HEADER = ["task", "agents", "parallel envs", "env steps/s", "episodes ended per call", "compile s", "device",
+              "date", "command"]
+SMAX_HEADER = ["task", "implementation", "agents", "parallel envs", "env steps/s", "ours / JaxMARL", "compile s",
+               "device", "date", "command"]
 
 
 @dataclasses.dataclass
@@ -371,13 +376,9 @@ def record(rows: list[dict], args: Args, device: str, path: Path = Path("BENCHMA
             env_lines.append("| " + " | ".join([r["task"], *common, f"{r['episodes_per_call']:,}", *tail]) + " |")
     text = path.read_text() if path.exists() else "# Benchmarks (speed)\n"
     if env_lines:
-        text = insert_rows(text, ENV_SECTION, ["task", "agents", "parallel envs", "env steps/s",
-                                                "episodes ended per call", "compile s", "device", "date",
-                                                "command"], env_lines)
+        text = insert_rows(text, ENV_SECTION, ENV_HEADER, env_lines)
     if smax_lines:
-        text = insert_rows(text, SMAX_SECTION, ["task", "implementation", "agents", "parallel envs",
-                                                 "env steps/s", "ours / JaxMARL", "compile s", "device", "date",
-                                                 "command"], smax_lines)
+        text = insert_rows(text, SMAX_SECTION, SMAX_HEADER, smax_lines)
     path.write_text(text)
 
 
