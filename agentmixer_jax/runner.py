@@ -105,6 +105,11 @@ def make_optimizer(algo: ActorCritic, params, hp: HParams, config: TrainConfig) 
     return optax.multi_transform({g: group(lrs[g]) for g in used}, labels)
 
 
+def eval_key(key: Array) -> Array:
+    """The key of `train(key, hp)`'s final evaluation, so `train.evaluate(params, eval_key(key))` repeats it."""
+    return jax.random.split(key, 4)[3]
+
+
 def make_train(env: MultiAgentEnv, config: TrainConfig, env_params=None,
                reporter: Reporter | None = None) -> Callable[[Array, HParams], TrainResult]:
     """Build the pure training function for `env` (a `MultiAgentEnv`, wrapped here if needed)."""
@@ -271,7 +276,8 @@ def make_train(env: MultiAgentEnv, config: TrainConfig, env_params=None,
     # ----- train -----------------------------------------------------------------------------------
     def train(key: Array, hparams: HParams) -> TrainResult:
         hp = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), hparams)
-        k_init, k_env, k_run, k_eval = jax.random.split(key, 4)
+        k_init, k_env, k_run, _ = jax.random.split(key, 4)
+        k_eval = eval_key(key)
         params = algo.init(k_init)
         tx = make_optimizer(algo, params, hp, config)
         env_state, ts = v_reset(jax.random.split(k_env, E), env_params)
@@ -292,6 +298,7 @@ def make_train(env: MultiAgentEnv, config: TrainConfig, env_params=None,
             metrics = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), metrics, tail)
         return TrainResult(params=rs.params, metrics=metrics, eval=evaluate(rs.params, k_eval), reports=rs.token)
 
+    train.evaluate = evaluate  # type: ignore[attr-defined]  # (params, key) -> eval dict; train uses eval_key(key)
     train.config = config  # type: ignore[attr-defined]
     train.spec = spec  # type: ignore[attr-defined]
     train.algo = algo  # type: ignore[attr-defined]

@@ -5,8 +5,9 @@
     python -m experiments.train --help
 
 Writes OUT/summary.json (env, algo, seeds, env_steps_per_seed, wall_seconds, steps_per_second, and
-`eval` with per-seed lists from decentralised mode actions) and OUT/metrics.npz (per-update training
-curves, seed-averaged and per seed), prints a results table, and with --wandb logs to Weights & Biases.
+`eval` with per-seed lists from decentralised mode actions), OUT/metrics.npz (per-update training
+curves, seed-averaged and per seed) and OUT/params (every seed's final parameters, an orbax checkpoint:
+`agentmixer_jax.checkpoint.load_run(OUT)`), prints a results table, and with --wandb logs to Weights & Biases.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class Args:
     """wandb project name."""
     progress: bool = True
     """Show a progress bar (updated every config.log_every updates through one host callback)."""
+    checkpoint: bool = True
+    """Save every seed's final parameters to OUT/params (orbax); `agentmixer_jax.checkpoint.load_run(OUT)`
+    reads the run back for evaluation and playback."""
     list_envs: bool = False
     """Print the registered tasks and exit."""
     env_kw: tuple[str, ...] = ()
@@ -180,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
         base = k.removeprefix(prefix)
         eval_summary[f"{prefix}{EVAL_NAMES.get(base, base)}_per_seed"] = v.tolist()
     summary = {
-        "env": args.env, "env_kw": run_config["env_kw"], "algo": args.algo, "seeds": args.seeds,
+        "env": args.env, "env_kw": run_config["env_kw"], "algo": args.algo, "seeds": args.seeds, "seed": args.seed,
         "env_steps_per_seed": env_steps,
         "wall_seconds": wall, "compile_seconds": compile_s,
         "steps_per_second": args.seeds * env_steps / wall,
@@ -192,6 +196,10 @@ def main(argv: list[str] | None = None) -> dict:
     metrics = {k: np.asarray(v) for k, v in result.metrics.items()}
     np.savez_compressed(out / "metrics.npz", **{f"{k}_per_seed": v for k, v in metrics.items()},
                         **{k: v.mean(0) for k, v in metrics.items()})
+    if args.checkpoint:
+        from agentmixer_jax.checkpoint import save_params
+
+        save_params(out, result.params)
 
     table = Table(title=f"{args.algo} on {args.env}: decentralised greedy evaluation, {args.seeds} seeds")
     for col in ("metric", "mean", "95% CI", "min", "max"):
