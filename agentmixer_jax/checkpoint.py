@@ -95,6 +95,55 @@ class Run:
         result = jax.jit(jax.vmap(train.evaluate))(self.params, keys)
         return {k: np.asarray(v) for k, v in result.items()}
 
+    def rollout(self, seed: int, num_steps: int, num_envs: int = 1, sample: bool = False,
+                key: jax.Array | None = None) -> dict:
+        """Play seed `seed`'s decentralised individual policies for `num_steps` steps in `num_envs` envs.
+
+        Greedy (mode) actions by default, as in evaluation; `sample=True` draws from the individual
+        policies instead (AgentMixer's joint policy and AIL's expert are not used). Envs reset when an
+        episode ends. Returns numpy arrays with leading (num_steps, num_envs): `state` (T, E, state_dim)
+        and `action` (T, E, N) before each step, `reward` (T, E, N), `done` (T, E) and `info` (each env
+        info scalar and `episode_done`, (T, E)) after it. The actors' recurrent state is carried and reset at
+        episode starts, as in training."""
+        import jax.numpy as jnp
+
+        from agentmixer_jax.algorithms.base import ActorCritic
+        from agentmixer_jax.runner import _wrap
+
+        algo, params, hp = self.train.algo, self.seed_params(seed), self.hparams.as_floats()
+        env = _wrap(self.env)
+        env_params = env.default_params()
+        n = self.train.spec.num_agents
+        key = jax.random.PRNGKey(0) if key is None else key
+
+        def policy(out, state, mask, k):
+            if sample:
+                return ActorCritic.act(algo, params, out, state, mask, k, hp).action
+            return algo.mode(params, out, mask)
+
+        def step(carry, k):
+            env_state, ts, h, start = carry
+            k_act, k_env = jax.random.split(k)
+            h, out = jax.vmap(algo.actor_step, in_axes=(None, 0, 0, 0, 0))(params, h, ts.obs, ts.action_mask, start)
+            action = jax.vmap(policy)(out, ts.state, ts.action_mask, jax.random.split(k_act, num_envs))
+            env_action = action if self.train.spec.discrete else jnp.clip(
+                action, self.train.spec.action_space.low, self.train.spec.action_space.high)
+            env_state, nxt = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(k_env, num_envs), env_state, env_action, env_params)
+            info = {k: v for k, v in nxt.info.items() if k != "episode" and v.ndim == 1}  # no final_obs
+            record = {"state": ts.state, "action": action, "reward": nxt.reward, "done": nxt.done, "info": info}
+            return (env_state, nxt, h, nxt.done), record
+
+        @jax.jit
+        def play(key):
+            k_reset, k_steps = jax.random.split(key)
+            env_state, ts = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_reset, num_envs), env_params)
+            h = jnp.broadcast_to(algo.initial_hidden(), (num_envs, n, self.config.gru_size))
+            carry = (env_state, ts, h, jnp.ones((num_envs,), bool))
+            return jax.lax.scan(step, carry, jax.random.split(k_steps, num_steps))[1]
+
+        return jax.tree.map(np.asarray, play(key))
+
 
 def load_run(out: str | Path) -> Run:
     """Rebuild the env, config and train function of the run in `out` and restore its parameters."""

@@ -43,6 +43,20 @@ def test_saved_run_restores_and_repeats_its_evaluation(tmp_path):
     with pytest.raises(IndexError, match="4 seeds"):
         run.seed_params(4)
 
+    # playback: greedy actions are a function of the agents' positions (feed-forward actors that see
+    # their own position), sampled ones are not (a barely trained policy is far from deterministic)
+    for sample in (False, True):
+        t = run.rollout(1, num_steps=64, num_envs=16, sample=sample, key=jax.random.PRNGKey(3))
+        assert t["state"].shape[:2] == (64, 16) and t["action"].shape == (64, 16, 2)
+        assert t["reward"].shape == (64, 16, 2) and set(t["info"]) >= {"success", "jams", "episode_done"}
+        assert np.all((t["action"] >= 0) & (t["action"] < 5)) and np.all(t["done"] == t["info"]["episode_done"])
+        seen, differs = {}, False
+        positions = t["state"][..., :-1]  # the state without its time fraction, which no agent observes
+        for s_, a in zip(positions.reshape(-1, positions.shape[-1]), t["action"].reshape(-1, 2)):
+            prev = seen.setdefault(s_.tobytes(), a)
+            differs |= bool(np.any(prev != a))
+        assert differs == sample
+
 
 def test_no_checkpoint_and_missing_runs_fail_clearly(tmp_path):
     out = tmp_path / "run"
