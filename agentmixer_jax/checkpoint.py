@@ -17,6 +17,7 @@ and analysis, not for resuming an interrupted run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def config_from_dict(d: dict) -> TrainConfig:
     return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # hashed by identity: compiled players are cached per Run
 class Run:
     """A trained run read back from its output folder."""
 
@@ -104,30 +105,34 @@ class Run:
         episode ends. Returns numpy arrays with leading (num_steps, num_envs): `state` (T, E, state_dim)
         and `action` (T, E, N) before each step, `reward` (T, E, N), `done` (T, E) and `info` (each env
         info scalar and `episode_done`, (T, E)) after it. The actors' recurrent state is carried and reset at
-        episode starts, as in training."""
+        episode starts, as in training. One compile per (num_steps, num_envs, sample), shared by all seeds."""
+        key = jax.random.PRNGKey(0) if key is None else key
+        play = self._player(num_steps, num_envs, sample)
+        return jax.tree.map(np.asarray, play(self.seed_params(seed), key))
+
+    @functools.cache  # noqa: B019 (a Run lives as long as its compiled players are useful)
+    def _player(self, num_steps: int, num_envs: int, sample: bool):
         import jax.numpy as jnp
 
         from agentmixer_jax.algorithms.base import ActorCritic
         from agentmixer_jax.runner import _wrap
 
-        algo, params, hp = self.train.algo, self.seed_params(seed), self.hparams.as_floats()
+        algo, spec, hp = self.train.algo, self.train.spec, self.hparams.as_floats()
         env = _wrap(self.env)
         env_params = env.default_params()
-        n = self.train.spec.num_agents
-        key = jax.random.PRNGKey(0) if key is None else key
 
-        def policy(out, state, mask, k):
+        def policy(params, out, state, mask, k):
             if sample:
                 return ActorCritic.act(algo, params, out, state, mask, k, hp).action
             return algo.mode(params, out, mask)
 
-        def step(carry, k):
+        def step(params, carry, k):
             env_state, ts, h, start = carry
             k_act, k_env = jax.random.split(k)
             h, out = jax.vmap(algo.actor_step, in_axes=(None, 0, 0, 0, 0))(params, h, ts.obs, ts.action_mask, start)
-            action = jax.vmap(policy)(out, ts.state, ts.action_mask, jax.random.split(k_act, num_envs))
-            env_action = action if self.train.spec.discrete else jnp.clip(
-                action, self.train.spec.action_space.low, self.train.spec.action_space.high)
+            action = jax.vmap(policy, in_axes=(None, 0, 0, 0, 0))(params, out, ts.state, ts.action_mask,
+                                                                   jax.random.split(k_act, num_envs))
+            env_action = action if spec.discrete else jnp.clip(action, spec.action_space.low, spec.action_space.high)
             env_state, nxt = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
                 jax.random.split(k_env, num_envs), env_state, env_action, env_params)
             info = {k: v for k, v in nxt.info.items() if k != "episode" and v.ndim == 1}  # no final_obs
@@ -135,15 +140,14 @@ class Run:
             return (env_state, nxt, h, nxt.done), record
 
         @jax.jit
-        def play(key):
+        def play(params, key):
             k_reset, k_steps = jax.random.split(key)
             env_state, ts = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_reset, num_envs), env_params)
-            h = jnp.broadcast_to(algo.initial_hidden(), (num_envs, n, self.config.gru_size))
+            h = jnp.broadcast_to(algo.initial_hidden(), (num_envs, spec.num_agents, self.config.gru_size))
             carry = (env_state, ts, h, jnp.ones((num_envs,), bool))
-            return jax.lax.scan(step, carry, jax.random.split(k_steps, num_steps))[1]
+            return jax.lax.scan(lambda c, k: step(params, c, k), carry, jax.random.split(k_steps, num_steps))[1]
 
-        return jax.tree.map(np.asarray, play(key))
-
+        return play
 
 def load_run(out: str | Path) -> Run:
     """Rebuild the env, config and train function of the run in `out` and restore its parameters."""

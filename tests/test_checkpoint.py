@@ -56,6 +56,8 @@ def test_saved_run_restores_and_repeats_its_evaluation(tmp_path):
             prev = seen.setdefault(s_.tobytes(), a)
             differs |= bool(np.any(prev != a))
         assert differs == sample
+    run.rollout(2, num_steps=64, num_envs=16, sample=True)
+    assert run._player(64, 16, True)._cache_size() == 1  # one compile serves every seed
 
 
 def test_no_checkpoint_and_missing_runs_fail_clearly(tmp_path):
