@@ -10,6 +10,12 @@ over the episodes that finished: return, length and the env's info scalars at th
 On tasks that count penalties in a running `miscoordinations` info (predator-prey) it adds the longest
 run of consecutive penalised steps per episode, and the share of penalties paid in runs of 5 or more
 steps: a greedy predator left alone beside a cornered prey repeats the same move and pays on every step.
+
+`reward_per_step` is the team reward summed over every step of the window (finished episodes and the
+unfinished tail alike, envs resetting as they finish) divided by the number of steps: the evaluation
+figure of the AgentMixer authors' predator-prey runner (LiZhYun/BackPropagationThroughAgents,
+bta/runner/mappo/predator_runner.py, `eval`: rewards summed over `episode_length` steps of auto-resetting
+envs, divided by `episode_length`), so our runs can be set beside their published numbers.
 Writes OUT/playback.json.
 """
 
@@ -56,6 +62,11 @@ def episode_stats(t: dict) -> dict:
     return {k: np.asarray(v, np.float64) for k, v in out.items()}
 
 
+def reward_per_step(t: dict) -> float:
+    """Team reward per env step over the whole rollout window of `Run.rollout` (the authors' eval figure)."""
+    return float(np.mean(t["reward"][..., 0]))
+
+
 def _run_spans(flags: np.ndarray) -> list[tuple[int, int]]:
     """[(start, length)] of the runs of True in a 1-D boolean array."""
     padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
@@ -91,10 +102,11 @@ def main(argv: list[str] | None = None) -> dict:
     for mode in ("greedy", "sampled"):
         per_seed: dict[str, list] = {}
         for i in range(run.num_seeds):
-            stats = episode_stats(run.rollout(i, args.steps, args.envs, sample=mode == "sampled",
-                                              key=jax.random.fold_in(key, i)))
+            t = run.rollout(i, args.steps, args.envs, sample=mode == "sampled", key=jax.random.fold_in(key, i))
+            stats = episode_stats(t)
             for k, v in stats.items():
                 per_seed.setdefault(k, []).append(float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"))
+            per_seed.setdefault("reward_per_step", []).append(reward_per_step(t))
         result[mode] = per_seed
     summary = {"run": str(args.run), "steps": args.steps, "envs": args.envs, "seed": args.seed, **result}
     (args.run / "playback.json").write_text(json.dumps(summary, indent=1))

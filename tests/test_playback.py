@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from experiments import playback
 from experiments import train as cli
@@ -33,6 +34,8 @@ def test_episode_stats_on_a_hand_built_rollout():
     np.testing.assert_allclose(s["miscoordinations"], [3, 7, 2])
     np.testing.assert_allclose(s["longest_penalty_streak"], [3, 6, 1])
     np.testing.assert_allclose(s["penalties_in_streaks_ge5"], [0.0, 1.0, 0.0])
+    reward[3, 1, 0] = 5.0  # a capture in env 1: the window's total is 24 steps x -0.01 + 5.01
+    assert playback.reward_per_step(t) == pytest.approx((24 * -0.01 + 5.01) / 24, rel=1e-5)
     np.testing.assert_allclose(s["captured"], [1, 1, 1])
 
 
