@@ -12,7 +12,8 @@ for its sub-folders that have one). Per run, in a markdown table:
   interval over seeds, written `mean ± half`;
 - `sampled <metric>`: the same statistic when the individual policies *sample* their actions instead of
   taking their modes, read from the folder's `playback.json` (written by `python -m experiments.playback`);
-  `n/a` where the folder has none;
+  `n/a` where the folder has none; `--playback-greedy` adds statistics of playback's greedy execution
+  that the final evaluation does not have, such as `reward_per_step`;
 - `training return`: the mean over seeds of each seed's `episode_return` over the last 10% of updates,
   with its percentile-bootstrap 95% interval (`experiments.plot_curves.final_value`): the stochastic
   training-time (joint, for AgentMixer) policy;
@@ -43,6 +44,8 @@ class Args:
     """Evaluation metrics to show (names without _per_seed); empty: all of the first run's."""
     sampled: tuple[str, ...] = ("return",)
     """Statistics to show from playback.json's sampled execution (when present)."""
+    playback_greedy: tuple[str, ...] = ()
+    """Statistics to show from playback.json's greedy execution, e.g. reward_per_step (when present)."""
 
 
 def mean_ci(values: Sequence[float]) -> str:
@@ -54,7 +57,8 @@ def mean_ci(values: Sequence[float]) -> str:
     return f"{v.mean():.3f} ± {ci95(v):.3f}" if len(v) > 1 else f"{v.mean():.3f}"
 
 
-def run_row(path: Path, metrics: Sequence[str], sampled: Sequence[str]) -> dict[str, str]:
+def run_row(path: Path, metrics: Sequence[str], sampled: Sequence[str], playback_greedy: Sequence[str] = ()
+            ) -> dict[str, str]:
     """The table cells of one run folder: column name -> text."""
     summary = json.loads((path / "summary.json").read_text())
     ev = summary["eval"]
@@ -66,8 +70,10 @@ def run_row(path: Path, metrics: Sequence[str], sampled: Sequence[str]) -> dict[
            "env steps / seed": f"{summary['env_steps_per_seed']:,}"}
     row.update({f"greedy {m}": mean_ci(ev[f"{m}_per_seed"]) for m in metrics})
     playback = path / "playback.json"
-    pb = json.loads(playback.read_text())["sampled"] if playback.is_file() else {}
-    row.update({f"sampled {m}": mean_ci(pb[m]) if m in pb else "n/a" for m in sampled})
+    pb = json.loads(playback.read_text()) if playback.is_file() else {}
+    for mode, names in (("greedy", playback_greedy), ("sampled", sampled)):
+        stats = pb.get(mode, {})
+        row.update({f"{mode} {m}": mean_ci(stats[m]) if m in stats else "n/a" for m in names})
     run = load_run(path)
     if "episode_return" in run.per_seed:
         fv = final_value(run, "episode_return", label=str(path))
@@ -92,7 +98,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, str]]:
     if not metrics:
         ev = json.loads((paths[0] / "summary.json").read_text())["eval"]
         metrics = tuple(k.removesuffix("_per_seed") for k in ev if k.endswith("_per_seed"))
-    rows = [run_row(p, metrics, args.sampled) for p in paths]
+    rows = [run_row(p, metrics, args.sampled, args.playback_greedy) for p in paths]
     print(format_markdown(rows))
     return rows
 

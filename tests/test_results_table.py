@@ -19,7 +19,7 @@ def _fake_run(path, greedy, sampled=None, sps=1234.0):
     summary["steps_per_second"] = sps
     (run / "summary.json").write_text(json.dumps(summary))
     if sampled is not None:
-        (run / "playback.json").write_text(json.dumps({"greedy": {"return": greedy},
+        (run / "playback.json").write_text(json.dumps({"greedy": {"return": greedy, "reward_per_step": [0.1, 0.3]},
                                                        "sampled": {"return": sampled}}))
     return run
 
@@ -29,13 +29,14 @@ def test_row_values(tmp_path, capsys):
     sampled = [0.5, 1.0, float("nan")]  # a seed without a finished episode is left out
     _fake_run(tmp_path / "a", greedy, sampled)
     _fake_run(tmp_path / "b", [2.0, 2.0, 2.0])  # no playback.json
-    rows = rt.main([str(tmp_path)])
+    rows = rt.main([str(tmp_path), "--playback-greedy", "reward_per_step"])
     a, b = rows
     half = 1.96 * np.std(greedy, ddof=1) / np.sqrt(3)
     assert a["greedy return"] == f"{-1.0:.3f} ± {half:.3f}"
     assert a["greedy captured"].startswith("0.500 ± ")
     assert a["sampled return"] == f"{0.75:.3f} ± {1.96 * np.std([0.5, 1.0], ddof=1) / np.sqrt(2):.3f}"
-    assert b["sampled return"] == "n/a"
+    assert b["sampled return"] == "n/a" and b["greedy reward_per_step"] == "n/a"
+    assert a["greedy reward_per_step"] == f"0.200 ± {1.96 * np.std([0.1, 0.3], ddof=1) / np.sqrt(2):.3f}"
     assert b["greedy return"] == "2.000 ± 0.000"
     # seed means of updates 18, 19: 18.5, 19.5, 20.5 -> 19.5
     assert a["training return"].startswith("19.500 [")
