@@ -6,7 +6,7 @@
 Each argument is a folder written by `python -m experiments.train` (a folder without `summary.json` stands
 for its sub-folders that have one). Per run, in a markdown table:
 
-- env, algo, seeds, env steps per seed;
+- the run folder's name, env, algo, seeds, env steps per seed;
 - for each evaluation metric (`--metrics`; default: every `<metric>_per_seed` list of `summary.json`'s
   `eval`), the mean over seeds of the greedy decentralised evaluation with the half-width of a normal 95%
   interval over seeds, written `mean ± half`;
@@ -66,7 +66,7 @@ def run_row(path: Path, metrics: Sequence[str], sampled: Sequence[str], playback
     if missing:
         known = ", ".join(sorted(k.removesuffix("_per_seed") for k in ev if k.endswith("_per_seed")))
         raise ValueError(f"{path}: no eval metric {missing} in summary.json; it has: {known}")
-    row = {"env": summary["env"], "algo": summary["algo"], "seeds": str(summary["seeds"]),
+    row = {"run": path.name, "env": summary["env"], "algo": summary["algo"], "seeds": str(summary["seeds"]),
            "env steps / seed": f"{summary['env_steps_per_seed']:,}"}
     row.update({f"greedy {m}": mean_ci(ev[f"{m}_per_seed"]) for m in metrics})
     playback = path / "playback.json"

@@ -42,8 +42,8 @@ def test_row_values(tmp_path, capsys):
     assert a["training return"].startswith("19.500 [")
     assert a["env steps/s"] == "1,234"
     out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith("| env | algo | seeds |")
-    assert out.count("| predator_prey_p1 | mappo |") == 2
+    assert out.splitlines()[0].startswith("| run | env | algo | seeds |")
+    assert "| a | predator_prey_p1 | mappo |" in out and "| b | predator_prey_p1 | mappo |" in out
 
 
 def test_chosen_metrics_and_unknown_metric(tmp_path):
