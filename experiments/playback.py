@@ -29,6 +29,7 @@ import numpy as np
 import tyro
 
 from agentmixer_jax.checkpoint import load_run
+from experiments.results_table import mean_ci
 
 STREAK = 5  # penalties in runs at least this long count as "stuck"
 
@@ -115,13 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{args.steps} steps; per-seed means, 95% CI over seeds")
     print("| statistic | greedy | sampled |\n|---|---|---|")
     for k in result["greedy"]:
-        cells = []
-        for mode in ("greedy", "sampled"):
-            v = np.asarray(result[mode][k])
-            v = v[np.isfinite(v)]
-            half = 1.96 * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
-            cells.append(f"{v.mean():.3f} ± {half:.3f}" if len(v) else "n/a")
-        print(f"| {k} | {cells[0]} | {cells[1]} |")
+        print(f"| {k} | {mean_ci(result['greedy'][k])} | {mean_ci(result['sampled'][k])} |")
     return summary
 
 
