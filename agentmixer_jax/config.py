@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Literal
+import math
+from typing import Annotated, Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import tyro
 from flax import struct
 
-ALGOS = ("agentmixer", "mappo", "ippo", "ail")
-Algo = Literal["agentmixer", "mappo", "ippo", "ail"]
 Covariance = Literal["diag", "lowrank", "full"]
 
 
@@ -68,7 +69,8 @@ class HParams:
 class TrainConfig:
     """Static choices of one training run (per seed). Validated by `validate()` before compilation."""
 
-    algo: Algo = "agentmixer"  # agentmixer, mappo, ippo or ail (the CLI sets it from --algo)
+    # a name of agentmixer_jax.registry (the CLI sets it from --algo, and does not show it as --config.algo)
+    algo: Annotated[str, tyro.conf.Suppress] = "agentmixer"
     num_envs: int = 16  # parallel environments per seed
     num_steps: int = 8  # rollout length per environment per update
     total_env_steps: int = 20_000  # environment steps per seed (each of the num_envs counts)
@@ -93,7 +95,7 @@ class TrainConfig:
     clip_value_loss: bool = True  # PPO2/MAPPO value clipping around the old value
     anneal_lr: bool = False  # decay learning rates linearly to 0 over training
     eval_episodes: int = 8  # evaluation episodes per seed, decentralised mode actions
-    log_every: int = 0  # updates between progress reports (0: about 20 per run)
+    log_every: int = 0  # updates per chunk of the CLI: progress, divergence check (0: about 20 chunks per run)
 
     @property
     def batch_size(self) -> int:
@@ -111,8 +113,9 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise a ValueError naming the field and the fix; return self when the config can work."""
-        if self.algo not in ALGOS:
-            raise ValueError(f"algo={self.algo!r} is unknown; choose one of {', '.join(ALGOS)}")
+        from agentmixer_jax import registry  # the registry imports the policies, which import this module
+
+        registry.get(self.algo)  # raises, listing the known algorithms
         for field in ("num_envs", "num_steps", "update_epochs", "num_minibatches", "gru_size", "pm_channels",
                       "pm_blocks", "pm_token_hidden", "pm_channel_hidden", "cov_rank", "eval_episodes"):
             if getattr(self, field) < 1:
@@ -141,27 +144,53 @@ class TrainConfig:
             raise ValueError(f"covariance={self.covariance!r}: choose diag, lowrank or full")
         return self
 
+    def validate_for(self, spec, env_name: str = "this task") -> TrainConfig:
+        """Raise a ValueError when a choice cannot work with the task's `EnvSpec`; return self otherwise."""
+        if self.covariance != "diag" and spec.discrete:
+            raise ValueError(f"covariance={self.covariance!r} applies to continuous actions only; {env_name} has "
+                             "discrete actions: use covariance='diag' (the default)")
+        return self
+
+
+# name -> (low, high, low included, high included): the values a hyperparameter may take
+HPARAM_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "lr": (0.0, math.inf, False, False),
+    "critic_lr": (0.0, math.inf, False, False),
+    "pm_lr": (0.0, math.inf, True, False),
+    "clip_eps": (0.0, math.inf, False, False),
+    "ent_coef": (0.0, math.inf, True, False),
+    "vf_coef": (0.0, math.inf, True, False),
+    "gamma": (0.0, 1.0, True, True),
+    "gae_lambda": (0.0, 1.0, True, True),
+    "max_grad_norm": (0.0, math.inf, False, False),
+    "gumbel_tau": (0.0, math.inf, False, False),
+    "igc_coef": (0.0, math.inf, True, False),
+    "imitation_coef": (0.0, math.inf, True, False),
+    "std_max": (0.0, math.inf, False, False),
+}
+
+
+def describe_range(name: str) -> str:
+    """The allowed values of hyperparameter `name` in words, e.g. 'a finite number > 0'."""
+    low, high, low_in, high_in = HPARAM_RANGES[name]
+    if math.isinf(high):
+        return f"a finite number {'>=' if low_in else '>'} {low:g}"
+    return f"a number in {'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+
 
 def validate_hparams(hp: HParams) -> None:
-    """Check concrete (non-traced) hyperparameters; raise a ValueError naming the bad field."""
-    checks = {
-        "lr": lambda v: v > 0,
-        "critic_lr": lambda v: v > 0,
-        "pm_lr": lambda v: v >= 0,
-        "clip_eps": lambda v: v > 0,
-        "ent_coef": lambda v: v >= 0,
-        "vf_coef": lambda v: v >= 0,
-        "gamma": lambda v: 0 <= v <= 1,
-        "gae_lambda": lambda v: 0 <= v <= 1,
-        "max_grad_norm": lambda v: v > 0,
-        "gumbel_tau": lambda v: v > 0,
-        "igc_coef": lambda v: v >= 0,
-        "imitation_coef": lambda v: v >= 0,
-        "std_max": lambda v: v > 0,
-    }
-    for name, ok in checks.items():
-        value = jnp.asarray(getattr(hp, name))
+    """Check concrete (non-traced) hyperparameters; raise a ValueError naming the field and its allowed range.
+
+    Non-finite values (inf, nan) are never allowed. Swept leaves (arrays) are checked element by element."""
+    for name, (low, high, low_in, high_in) in HPARAM_RANGES.items():
+        value = getattr(hp, name)
         if isinstance(value, jax.core.Tracer):
             continue
-        if not bool(jnp.all(jax.vmap(ok)(value.reshape(-1)) if value.ndim else ok(value))):
-            raise ValueError(f"hparams.{name}={value} is out of range")
+        values = np.asarray(value, np.float64).reshape(-1)
+        above = values >= low if low_in else values > low
+        below = values <= high if high_in else values < high
+        bad = values[~(np.isfinite(values) & above & below)]
+        if bad.size:
+            default = getattr(HParams(), name)
+            raise ValueError(f"hp.{name}={bad[0]:g} is out of range: {name} must be {describe_range(name)} "
+                             f"(default {default:g})")

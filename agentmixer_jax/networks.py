@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 Array = jax.Array
@@ -22,7 +23,7 @@ Array = jax.Array
 ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh, "gelu": nn.gelu}
 
 
-def dense(features: int, gain: float = jnp.sqrt(2.0), name: str | None = None) -> nn.Dense:
+def dense(features: int, gain: float = np.sqrt(np.float32(2.0)), name: str | None = None) -> nn.Dense:
     kernel_init = nn.initializers.variance_scaling(gain**2, "fan_in", "truncated_normal")
     return nn.Dense(features, kernel_init=kernel_init, bias_init=nn.initializers.zeros, name=name)
 

@@ -12,7 +12,7 @@ time reported apart) and timed after compilation:
    `lax.scan` of `--num-steps` steps over the vmapped batch (no auto-reset, no episode wrapper): the
    ceiling for our environment and trainer;
 2. our wrapper: `envs.make("ant_4x2", obsk=..., backend=...)` inside `EpisodeStats(AutoReset(...))`,
-   exactly as the runner wraps it, random joint actions, the same scan;
+   exactly as the trainer wraps it, random joint actions, the same scan;
 3. training: `make_train(env, config)` with the env's preset (experiments/presets.py: MAPPO's MuJoCo
    settings, rollouts of 100 steps, 5 epochs x 4 minibatches) at `--num-envs`, one seed, the whole
    jitted `train` (rollouts, GAE, epochs x minibatches, and a final 1-episode greedy evaluation).
@@ -40,6 +40,8 @@ from typing import Literal
 
 import tyro
 
+from agentmixer_jax import registry
+
 TRAIN_GOAL = 0.6  # training env-steps/s over raw Brax env-steps/s
 WRAPPER_GOAL = 0.95  # our wrapped env over raw Brax
 SECTION = "## make bench-ant"
@@ -54,7 +56,7 @@ class Args:
 
     env: str = "ant_4x2"
     """Multi-agent Brax task (ant_4x2, ant_2x4, halfcheetah_6x1, ...); raw Brax steps the same robot."""
-    algo: Literal["agentmixer", "mappo", "ippo"] = "agentmixer"
+    algo: Literal[registry.names()] = "agentmixer"  # type: ignore[valid-type]
     """Algorithm trained in the training row."""
     num_envs: int | None = None
     """Parallel environments (the batch of every row). Default: 256 on CPU, 4096 on a GPU/TPU."""
@@ -186,14 +188,15 @@ def compile_raw_brax(brax_name: str, backend: str, num_envs: int, num_steps: int
 
 
 def compile_wrapper(env, num_envs: int, num_steps: int, key):
-    """Our task as the runner wraps it (`EpisodeStats(AutoReset(env))`), random joint actions, the same scan.
+    """Our task as the trainer wraps it (`agentmixer_jax.acting.wrap`: `EpisodeStats(AutoReset(env))`), random
+    joint actions, the same scan (no policy network: this row measures the env and its wrappers).
 
     Returns (compiled run, compile seconds)."""
     import jax
 
-    from envs.wrappers import AutoReset, EpisodeStats
+    from agentmixer_jax.acting import wrap
 
-    wrapped = EpisodeStats(AutoReset(env))
+    wrapped = wrap(env)
     params = wrapped.default_params()
     shape = wrapped.spec(params).action_shape()
     v_reset = jax.vmap(wrapped.reset, in_axes=(0, None))
@@ -217,7 +220,7 @@ def compile_wrapper(env, num_envs: int, num_steps: int, key):
 
 def compile_train(env, cfg, hp, key):
     """One seed of `make_train(env, cfg)`, compiled ahead of time. Returns (compiled train, compile seconds)."""
-    from agentmixer_jax.runner import make_train
+    from agentmixer_jax.trainer import make_train
 
     return _timed_compile(make_train(env, cfg), key, hp)
 
@@ -287,7 +290,7 @@ _INTRO = """{section}
 
 AgentMixer-PPO training on a multi-agent Brax task against raw Brax stepping of the same robot, at the
 same batch size and backend, in one run: raw `brax.envs` stepping (random actions, jitted scan over a
-vmapped batch) is the ceiling; "wrapper" is our task inside `EpisodeStats(AutoReset(...))` as the runner
+vmapped batch) is the ceiling; "wrapper" is our task inside `EpisodeStats(AutoReset(...))` as the trainer
 uses it. Training is one seed of the jitted `train` with the env's preset (MAPPO's MuJoCo settings:
 rollouts of 100 steps, 5 epochs x 4 minibatches; initialisation and a 1-episode greedy evaluation
 included). Goals: train / raw >= 0.6, wrapper / raw >= 0.95. Peak MB is the device allocator's peak on

@@ -18,7 +18,8 @@ import time
 import jax
 
 import envs
-from agentmixer_jax.runner import make_train
+from agentmixer_jax import registry
+from agentmixer_jax.trainer import make_train
 from experiments.presets import preset
 
 
@@ -46,7 +47,7 @@ def measure(env_name: str, algo: str, seeds: list[int]) -> list[dict]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="climbing")
-    p.add_argument("--algo", default="agentmixer", choices=["agentmixer", "mappo", "ippo"])
+    p.add_argument("--algo", default="agentmixer", choices=registry.names())
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 64, 1024])
     p.add_argument("--json", default=None, help="write the figures to this JSON file")
     p.add_argument("--record", action="store_true", help="append rows to BENCHMARKS.md")

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from agentmixer_jax import registry
 from agentmixer_jax.config import HParams, TrainConfig
 
 _MATRIX_CONFIG = dict(num_envs=64, num_steps=1, total_env_steps=64 * 100, update_epochs=4, num_minibatches=1,
                       pm_channels=16, pm_channel_hidden=32, pm_token_hidden=8)
-_MATRIX_AGENTMIXER_HP = dict(pm_lr=2e-3, gumbel_tau=0.5)
+_MATRIX_PER_ALGO = {"agentmixer": dict(pm_lr=2e-3, gumbel_tau=0.5)}
 
 # Grid tasks (issue 3). Predator-prey episodes last up to 100 steps (the authors' max_steps), so one
 # rollout of 100 steps from 32 envs is one update (MAPPO's 4 epochs x 2 minibatches); 1M steps per seed,
@@ -51,10 +52,10 @@ _SMAX_TASKS = tuple(f"{race}_{size}" for race in ("protoss", "terran", "zerg")
 # env -> constructor kwargs the paper used (the CLI's --env-kw adds to / overrides them)
 ENV_KWARGS: dict[str, dict] = {name: {"obsk": 2} for name in _MUJOCO_TASKS}
 
-# env -> (TrainConfig fields, HParams fields, extra HParams fields for agentmixer)
-PRESETS: dict[str, tuple[dict, dict, dict]] = {
-    "climbing": (_MATRIX_CONFIG, {}, _MATRIX_AGENTMIXER_HP),
-    "penalty": (_MATRIX_CONFIG, {}, _MATRIX_AGENTMIXER_HP),
+# env -> (TrainConfig fields, HParams fields, {algorithm name (agentmixer_jax.registry): its extra HParams fields})
+PRESETS: dict[str, tuple[dict, dict, dict[str, dict]]] = {
+    "climbing": (_MATRIX_CONFIG, {}, _MATRIX_PER_ALGO),
+    "penalty": (_MATRIX_CONFIG, {}, _MATRIX_PER_ALGO),
     **{name: (_PREDATOR_PREY_CONFIG, {}, {})
        for name in ("predator_prey", "predator_prey_p0", "predator_prey_p05", "predator_prey_p1", "predator_prey_p15")},
     "bridge": (_BRIDGE_CONFIG, {}, {}),
@@ -70,6 +71,7 @@ def env_kwargs(env: str) -> dict:
 
 def preset(env: str, algo: str) -> tuple[TrainConfig, HParams]:
     """The preset for `env` (library defaults when there is none), with `algo` filled in."""
-    cfg_kw, hp_kw, am_kw = PRESETS.get(env, ({}, {}, {}))
-    hp = HParams(**hp_kw, **(am_kw if algo == "agentmixer" else {}))
+    registry.get(algo)  # a ValueError listing the known algorithms
+    cfg_kw, hp_kw, per_algo = PRESETS.get(env, ({}, {}, {}))
+    hp = HParams(**{**hp_kw, **per_algo.get(algo, {})})
     return dataclasses.replace(TrainConfig(**cfg_kw), algo=algo), hp

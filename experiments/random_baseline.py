@@ -3,9 +3,10 @@
     python -m experiments.random_baseline --task ant_4x2 --num-envs 64 --steps 3000
     python -m experiments.random_baseline --task protoss_5v5 --task terran_5v5 --task zerg_5v5
 
-Runs `num_envs` environments for `steps` steps with `EpisodeStats(AutoReset(env))` (the runner's own
-wrappers), drawing random valid actions, and prints the mean of every episode statistic over the
-episodes that finished (env kwargs from the presets, e.g. the paper's obsk=2 on MaMuJoCo tasks).
+Runs `num_envs` environments for `steps` steps with `EpisodeStats(AutoReset(env))` (the trainer's own
+wrappers, `agentmixer_jax.acting.wrap`), drawing random valid actions, and prints the mean of every episode
+statistic over the episodes that finished (env kwargs from the presets, e.g. the paper's obsk=2 on MaMuJoCo
+tasks).
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ import numpy as np
 import tyro
 
 import envs
-from envs.wrappers import AutoReset, EpisodeStats
+from agentmixer_jax.acting import wrap
 from experiments.bench_envs import sample_valid_actions
 from experiments.presets import env_kwargs
 
 
 def random_policy_stats(task: str, num_envs: int = 64, steps: int = 1000, seed: int = 0, **env_kw) -> dict:
     """Mean episode statistics of the random policy: {"return": ..., "length": ..., <env info>, "episodes": n}."""
-    env = EpisodeStats(AutoReset(envs.make(task, **{**env_kwargs(task), **env_kw})))
+    env = wrap(envs.make(task, **{**env_kwargs(task), **env_kw}))
     params = env.default_params()
     discrete = env.spec(params).discrete
 

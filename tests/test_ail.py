@@ -8,10 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 
 import envs
-from agentmixer_jax.algorithms import make_algorithm
-from agentmixer_jax.algorithms.ail import categorical_kl, diag_normal_kl
 from agentmixer_jax.config import HParams, TrainConfig
-from agentmixer_jax.runner import make_train
+from agentmixer_jax.policies.ail import categorical_kl, diag_normal_kl
+from agentmixer_jax.registry import make_policy
+from agentmixer_jax.trainer import make_train
 from envs.core import Box, Discrete, EnvSpec
 
 
@@ -38,7 +38,7 @@ def test_diag_normal_kl_matches_distrax_on_owned_dimensions():
 
 def _setup(space):
     spec = EnvSpec(num_agents=2, obs_dim=3, state_dim=6, action_space=space)
-    algo = make_algorithm("ail", spec, TrainConfig(algo="ail"))
+    algo = make_policy("ail", spec, TrainConfig(algo="ail"))
     params = algo.init(jax.random.PRNGKey(0))
     # give every head random weights so the expert and the individuals disagree
     params = jax.tree.map(lambda p: p + 0.3 * jax.random.normal(jax.random.PRNGKey(p.size), p.shape), params)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import envs
-from agentmixer_jax.runner import make_train
+from agentmixer_jax.trainer import make_train
 from experiments.presets import preset
 from experiments.random_baseline import random_policy_stats
 

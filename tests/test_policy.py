@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from agentmixer_jax import distributions as D
-from agentmixer_jax.algorithms import make_algorithm
 from agentmixer_jax.config import HParams, TrainConfig
 from agentmixer_jax.policy_modifier import PolicyModifier
+from agentmixer_jax.registry import make_policy
 from envs.core import Box, Discrete, EnvSpec
 
 N = 4
@@ -66,7 +66,7 @@ def _continuous_spec():
 def test_igc_continuous_joint_mode_equals_individual_modes(covariance):
     spec = _continuous_spec()
     cfg = TrainConfig(algo="agentmixer", covariance=covariance, cov_rank=2)
-    algo = make_algorithm("agentmixer", spec, cfg)
+    algo = make_policy("agentmixer", spec, cfg)
     params = algo.init(jax.random.PRNGKey(0))
     params["pm"] = _perturbed_params_tree(params["pm"])
     hp = HParams().as_floats()
@@ -109,7 +109,7 @@ def test_joint_log_prob_ignores_padded_dimensions():
 
 def test_discrete_joint_policy_and_mode_consistency():
     spec = EnvSpec(num_agents=3, obs_dim=4, state_dim=5, action_space=Discrete(4))
-    algo = make_algorithm("agentmixer", spec, TrainConfig(algo="agentmixer"))
+    algo = make_policy("agentmixer", spec, TrainConfig(algo="agentmixer"))
     params = algo.init(jax.random.PRNGKey(0))
     hp = HParams().as_floats()
     obs = jax.random.normal(jax.random.PRNGKey(1), (3, 4))
@@ -132,7 +132,7 @@ def test_discrete_joint_policy_and_mode_consistency():
 
 def test_covariance_option_rejected_for_discrete_actions():
     import envs
-    from agentmixer_jax.runner import make_train
+    from agentmixer_jax.trainer import make_train
 
     cfg = dataclasses.replace(TrainConfig(), covariance="full")
     with pytest.raises(ValueError, match="covariance"):

@@ -1,4 +1,5 @@
-"""The on-policy runner: determinism, hyperparameter vmapping, recurrent resets, validation, retracing."""
+"""The Trainer (init / run / evaluate, train = their composition): determinism, hyperparameter vmapping, recurrent
+resets, validation, retracing, chunked runs, divergence detection, seed-count invariance, sharding over devices."""
 
 import dataclasses
 
@@ -11,7 +12,7 @@ import pytest
 import envs
 from agentmixer_jax.config import HParams, TrainConfig, validate_hparams
 from agentmixer_jax.networks import IndividualActors
-from agentmixer_jax.runner import make_train
+from agentmixer_jax.trainer import make_train
 
 TINY = TrainConfig(algo="agentmixer", num_envs=8, num_steps=2, total_env_steps=8 * 2 * 4, update_epochs=2,
                    num_minibatches=2, hidden_sizes=(16,), critic_hidden_sizes=(16,), pm_channels=8,
@@ -111,3 +112,150 @@ def test_per_agent_actor_parameters():
     kernels = [x for x in jax.tree.leaves(out.params["actor"]) if x.ndim == 3]
     assert kernels and all(k.shape[0] == 2 for k in kernels)
     assert not np.allclose(kernels[0][0], kernels[0][1])
+
+
+# ----- the Trainer's three functions -------------------------------------------------------------------
+def test_train_is_init_run_evaluate_and_chunks_compose(tiny_train):
+    """train(key, hp) = evaluate(run(init(key, hp), U)), and run(run(s, 2), 2) = run(s, 4): the state carries
+    everything. Different programs (one jit for the whole run, scans of 2 or 4) may round differently, hence the
+    tolerance; the CLI's resume is bitwise because it reruns the same chunk program (tests/test_cli.py)."""
+    trainer = tiny_train.trainer
+    key, hp = jax.random.PRNGKey(5), HParams().as_floats()
+    whole = jax.jit(tiny_train)(key, hp)
+    init = jax.jit(trainer.init)
+    run = jax.jit(trainer.run, static_argnums=1)
+    state, metrics = run(init(key, hp), TINY.num_updates)
+    close = dict(rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(state.learner.params, whole.params, **close)
+    chex.assert_trees_all_close(metrics, whole.metrics, **close)
+    chex.assert_trees_all_close(jax.jit(trainer.evaluate)(state), whole.eval, **close)
+    assert int(state.update) == TINY.num_updates == 4
+    half, m1 = run(init(key, hp), 2)
+    chunked, m2 = run(half, 2)
+    chex.assert_trees_all_close(chunked, state, **close)  # everything: params, optimiser, envs, keys, counter
+    chex.assert_trees_all_equal(chunked.learner.key, state.learner.key)
+    chex.assert_trees_all_close(jax.tree.map(lambda a, b: jnp.concatenate([a, b]), m1, m2), metrics, **close)
+    again, _ = run(half, 2)
+    chex.assert_trees_all_equal(again, chunked)  # the same program on the same state: bit for bit
+
+
+def test_finite_flags_a_diverged_seed(tiny_train):
+    trainer = tiny_train.trainer
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0), HParams().as_floats())
+    metrics = {"policy_loss": jnp.zeros(3)}
+    assert bool(trainer.finite(state, metrics))
+    assert not bool(trainer.finite(state, {"policy_loss": jnp.array([0.0, jnp.nan, 0.0])}))
+    poisoned = state.replace(learner=state.learner.replace(
+        params=jax.tree.map(lambda x: x.at[..., 0].set(jnp.inf), state.learner.params)))
+    assert not bool(trainer.finite(poisoned, metrics))
+
+
+def test_an_infinite_learning_rate_is_detected_as_divergence():
+    """The user error of the issue: lr=inf (now rejected by validation) makes every parameter NaN after one update;
+    the Seeds program reports every seed non-finite instead of scoring argmax(NaN) = action 0 as optimal."""
+    from agentmixer_jax.trainer import Seeds, Trainer
+
+    seeds = Seeds(Trainer(envs.make("climbing"), dataclasses.replace(TINY, algo="mappo")), num_seeds=2)
+    state = seeds.init(seeds.keys(0), HParams(lr=float("inf")))
+    state, _, finite = seeds.run(state, 1)
+    assert not np.any(np.asarray(finite))
+    state = seeds.init(seeds.keys(0), HParams())
+    state, _, finite = seeds.run(state, 1)
+    assert np.all(np.asarray(finite))
+
+
+def test_seed_results_do_not_depend_on_the_number_of_seeds():
+    """Seed i's key is fold_in(base, i), and XLA's CPU reductions are shape-independent (agentmixer_jax sets the
+    flag): seeds 0-1 of a 4-seed run are bitwise the 2-seed run (parameters, evaluation; metrics to rounding)."""
+    from agentmixer_jax import CPU_FLAGS_ACTIVE
+    from agentmixer_jax.trainer import Seeds, Trainer
+
+    assert CPU_FLAGS_ACTIVE, "a JAX array was made before agentmixer_jax was imported: tests/conftest.py imports it"
+    env = envs.make("predator_prey_p1", grid_size=4, max_steps=10)
+    cfg = dataclasses.replace(TINY, num_steps=10, total_env_steps=8 * 10 * 3)
+    trainer = Trainer(env, cfg)
+    out = {}
+    for n in (2, 4):
+        seeds = Seeds(trainer, n)
+        state, metrics, _ = seeds.run(seeds.init(seeds.keys(7), HParams()), cfg.num_updates)
+        out[n] = (state.learner.params, metrics, seeds.evaluate(state))
+    small, large = out[2], jax.tree.map(lambda x: x[:2], out[4])
+    chex.assert_trees_all_equal(small[0], large[0])
+    chex.assert_trees_all_equal(small[2], large[2])
+    chex.assert_trees_all_close(small[1], large[1], rtol=1e-6, atol=1e-7)
+    assert not np.allclose(out[4][0]["actor"]["shared"]["head"]["kernel"][2],
+                           out[4][0]["actor"]["shared"]["head"]["kernel"][3])  # different seeds differ
+
+
+SHARDED_SCRIPT = """
+import agentmixer_jax, dataclasses, jax, numpy as np, envs, chex
+from agentmixer_jax.config import HParams
+from agentmixer_jax.trainer import Seeds, Trainer
+from tests.test_trainer import TINY
+assert len(jax.devices()) == 2, jax.devices()
+trainer = Trainer(envs.make("climbing"), TINY)
+results = []
+for devices in (jax.devices()[:1], jax.devices()):
+    seeds = Seeds(trainer, 8, devices=devices)
+    state, metrics, finite = seeds.run(seeds.init(seeds.keys(0), HParams()), TINY.num_updates)
+    ev = seeds.evaluate(state)
+    shards = {len(x.sharding.device_set) for x in jax.tree.leaves(state)}
+    results.append((jax.device_get(state.learner.params), jax.device_get(ev), shards))
+assert results[0][2] == {1} and results[1][2] == {2}, (results[0][2], results[1][2])
+chex.assert_trees_all_equal(results[0][0], results[1][0])
+chex.assert_trees_all_equal(results[0][1], results[1][1])
+print("sharded ok")
+"""
+
+
+def test_seeds_shard_over_devices_with_the_single_device_results():
+    """With two (forced host) devices, 8 seeds are split 4 + 4 and give bitwise the single-device results."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "sharded ok" in proc.stdout
+
+
+def test_seed_devices_use_as_many_devices_as_divide_the_seeds():
+    from agentmixer_jax.trainer import seed_devices
+
+    fake = ["d0", "d1", "d2", "d3"]
+    assert seed_devices(8, fake) == fake
+    assert seed_devices(6, fake) == ["d0", "d1", "d2"]
+    assert seed_devices(1, fake) == ["d0"]
+    assert seed_devices(7, fake) == ["d0"]
+
+
+def test_presets_and_cli_derive_their_algorithms_from_the_registry():
+    import typing
+
+    from agentmixer_jax import registry
+    from experiments import presets, train
+
+    assert set(typing.get_args(train.AlgoName)) == set(registry.names())
+    for env_name, (_, _, per_algo) in presets.PRESETS.items():
+        assert set(per_algo) <= set(registry.names()), env_name
+    with pytest.raises(ValueError, match="choose one of agentmixer, mappo"):
+        presets.preset("climbing", "qmix")
+    cfg, hp = presets.preset("climbing", "agentmixer")
+    assert cfg.algo == "agentmixer" and hp.pm_lr == presets.PRESETS["climbing"][2]["agentmixer"]["pm_lr"]
+    assert presets.preset("climbing", "mappo")[1].pm_lr == HParams().pm_lr
+
+
+def test_every_hyperparameter_has_an_allowed_range():
+    from agentmixer_jax.config import HPARAM_RANGES, describe_range
+
+    assert set(HPARAM_RANGES) == set(HParams.names())
+    assert describe_range("lr") == "a finite number > 0"
+    assert describe_range("gamma") == "a number in [0, 1]"
+    for bad in (float("inf"), float("nan"), -1.0):
+        with pytest.raises(ValueError, match="hp.lr="):
+            validate_hparams(HParams(lr=bad))
+    validate_hparams(HParams(lr=1e30))  # finite: allowed (and caught as divergence if it blows up)

@@ -1,17 +1,13 @@
-"""On-policy algorithms on the shared runner. Chosen statically by name, never by `lax.cond`."""
+"""What acts: the individual actors with their critic, and the joint policies built on them.
 
-from agentmixer_jax.algorithms.agentmixer import AgentMixer
-from agentmixer_jax.algorithms.ail import AIL
-from agentmixer_jax.algorithms.base import ActorCritic, PolicyStep
-from agentmixer_jax.algorithms.mappo import IPPO, MAPPO
+One class per algorithm family, each an `ActorCritic` (see `base.py` for the interface the acting loop and
+the learners use). Which class an algorithm name uses is `agentmixer_jax.registry`'s business; the choice is
+static (Python), never a `lax.cond`.
+"""
 
-ALGORITHMS: dict[str, type[ActorCritic]] = {"agentmixer": AgentMixer, "mappo": MAPPO, "ippo": IPPO, "ail": AIL}
+from agentmixer_jax.policies.agentmixer import AgentMixer
+from agentmixer_jax.policies.ail import AIL
+from agentmixer_jax.policies.base import ActorCritic, PolicyStep
+from agentmixer_jax.policies.mappo import IPPO, MAPPO
 
-
-def make_algorithm(name: str, spec, config) -> ActorCritic:
-    if name not in ALGORITHMS:
-        raise ValueError(f"unknown algo {name!r}; choose one of {', '.join(ALGORITHMS)}")
-    return ALGORITHMS[name](spec, config)
-
-
-__all__ = ["AIL", "ALGORITHMS", "ActorCritic", "AgentMixer", "IPPO", "MAPPO", "PolicyStep", "make_algorithm"]
+__all__ = ["AIL", "ActorCritic", "AgentMixer", "IPPO", "MAPPO", "PolicyStep"]

@@ -36,9 +36,9 @@ import jax
 import jax.numpy as jnp
 
 from agentmixer_jax import distributions as D
-from agentmixer_jax.algorithms.base import ActorCritic, PolicyStep
 from agentmixer_jax.config import HParams, TrainConfig
 from agentmixer_jax.networks import ActorOutput
+from agentmixer_jax.policies.base import ActorCritic, PolicyStep
 from agentmixer_jax.policy_modifier import PolicyModifier
 from envs.core import EnvSpec
 

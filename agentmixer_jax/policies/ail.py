@@ -24,9 +24,9 @@ import jax
 import jax.numpy as jnp
 
 from agentmixer_jax import distributions as D
-from agentmixer_jax.algorithms.base import ActorCritic, PolicyStep
 from agentmixer_jax.config import HParams, TrainConfig
 from agentmixer_jax.networks import MLP, ActorOutput, LogStd, dense
+from agentmixer_jax.policies.base import ActorCritic, PolicyStep
 from envs.core import EnvSpec
 
 Array = jax.Array

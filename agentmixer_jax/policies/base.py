@@ -1,16 +1,17 @@
-"""What every on-policy algorithm supplies to the shared runner (`agentmixer_jax.runner`).
+"""The policy interface every algorithm implements, and its default: independent individual policies.
 
-An algorithm owns its networks (individual actors, critic, optional Policy Modifier) and three pure
-functions over ONE joint step of N agents (the runner vmaps over environments and time):
+A policy owns its networks (individual actors, critic, optional Policy Modifier or expert) and pure functions
+over ONE joint step of N agents; `agentmixer_jax.acting` vmaps them over environments, the learners over time:
 
-    act(params, out, state, mask, key, hp) -> PolicyStep     sample for the rollout
-    evaluate(params, out, state, mask, action, extras, hp)   log-prob / entropy for the PPO loss
-    mode(params, out, mask) -> action                        decentralised greedy action (evaluation)
+    actor_step(params, h, obs, mask, reset) -> (h', out)     the individual actors (recurrent state handled once)
+    act(params, out, state, mask, key, hp) -> PolicyStep     sample the behaviour action for the rollout
+    evaluate(params, out, state, mask, action, extras, hp)   log-prob / entropy / auxiliary loss for re-scoring
+    mode(params, out, mask) -> action                        decentralised greedy action (evaluation, IGC)
+    value(params, obs, state) -> (N,)                        the critic
 
-`out` is the individual actors' output (`ActorOutput`) for that step, computed by the runner so that
-recurrent actors are handled in one place. Log-probabilities have K entries: K = 1 for a joint ratio
-(AgentMixer), K = N for per-agent ratios (MAPPO, IPPO); `policy_advantage` maps the per-agent
-advantages (N,) to the K advantages of those ratios.
+`out` is the individual actors' output (`ActorOutput`). Log-probabilities have K entries: K = 1 for a joint
+ratio (AgentMixer), K = N for per-agent ratios (MAPPO, IPPO); `policy_advantage` maps the per-agent advantages
+(N,) to the K advantages of those ratios.
 """
 
 from __future__ import annotations

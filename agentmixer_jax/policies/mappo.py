@@ -7,7 +7,7 @@ state (centralised training, decentralised execution); IPPO's critic sees each a
 
 from __future__ import annotations
 
-from agentmixer_jax.algorithms.base import ActorCritic
+from agentmixer_jax.policies.base import ActorCritic
 
 
 class MAPPO(ActorCritic):

@@ -1,0 +1,201 @@
+"""PPO: clipped joint or per-agent ratios with a per-agent critic (MAPPO, IPPO, AIL, AgentMixer-PPO).
+
+One `update` = one rollout of `num_steps` steps in `num_envs` environments (through `agentmixer_jax.acting`),
+GAE with termination and truncation kept apart, then `update_epochs` epochs of `num_minibatches` minibatches
+(`lax.scan` all the way down). Whole sequences form the minibatches of recurrent actors, each replayed from
+the recurrent state it had in the rollout; shuffled single steps otherwise. The policy decides what a ratio
+is (K = 1 joint, K = N per agent) and adds its own auxiliary losses (IGC cloning, AIL's imitation KL).
+
+Every hyperparameter is read from the traced `HParams` passed to `update`, learning rates through
+`optax.inject_hyperparams`, so vmapping over them costs no recompilation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from agentmixer_jax import losses
+from agentmixer_jax.acting import Acting, ActingCarry
+from agentmixer_jax.config import HParams, TrainConfig
+from agentmixer_jax.policies.base import ActorCritic
+
+Array = jax.Array
+
+
+@struct.dataclass
+class Transition:
+    """One step of one environment (a rollout stacks (T, E, ...))."""
+
+    obs: Array  # (N, obs_dim)
+    state: Array  # (state_dim,)
+    mask: Array  # (N, A) or (N, d)
+    start: Array  # () bool: first step of an episode (recurrent state reset before acting)
+    action: Array  # (N,) or (N, d)
+    log_prob: Array  # (K,)
+    extras: Any
+    value: Array  # (N,)
+    reward: Array  # (N,)
+    terminated: Array  # ()
+    truncated: Array  # ()
+    bootstrap_value: Array  # (N,) V(final obs) of an episode ending here
+    episode_done: Array  # () bool
+    episode: dict  # scalars of the last finished episode
+
+
+@struct.dataclass
+class PPOState:
+    """Everything PPO needs to continue: parameters, optimiser, the environments mid-episode, the key."""
+
+    params: Any  # the policy's parameters: {"actor", "critic", ...}
+    opt_state: Any  # optax state (its injected learning rates included)
+    acting: ActingCarry  # (E, ...) env state, time step, recurrent state, episode starts
+    key: Array  # (2,) uint32
+
+
+def mean_over_episodes(done: Array, stats: dict) -> dict:
+    """Average each statistic over the steps where an episode finished (NaN-free: 0 when none did)."""
+    count = jnp.sum(done)
+    out = {f"episode_{k}": jnp.sum(jnp.where(done, v, 0.0)) / jnp.maximum(count, 1) for k, v in stats.items()}
+    out["episodes"] = count.astype(jnp.float32)
+    return out
+
+
+class PPO:
+    """The PPO learner of one policy: `init(...) -> PPOState`, `update(state, hp) -> (state, metrics)`."""
+
+    def __init__(self, policy: ActorCritic, acting: Acting, config: TrainConfig):
+        self.policy = policy
+        self.acting = acting
+        self.config = config
+        self._value = jax.vmap(policy.value, in_axes=(None, 0, 0))
+
+    # ----- optimiser ---------------------------------------------------------------------------------
+    def optimizer(self, params, hp: HParams) -> optax.GradientTransformation:
+        """Adam per parameter group (actor, critic, pm), learning rates from `hp` through inject_hyperparams."""
+        config = self.config
+        lrs = {"actor": hp.lr, "critic": hp.critic_lr, "pm": hp.pm_lr}
+        steps_per_update = config.update_epochs * config.num_minibatches
+
+        def group(lr):
+            if config.anneal_lr:
+                lr_value = lr
+                lr = lambda count: lr_value * (1.0 - (count // steps_per_update) / config.num_updates)
+            return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm),
+                               optax.inject_hyperparams(optax.adam)(learning_rate=lr, eps=1e-5))
+
+        labels = {k: self.policy.param_group(k) for k in params}
+        used = sorted(set(labels.values()))
+        return optax.multi_transform({g: group(lrs[g]) for g in used}, labels)
+
+    def init(self, k_params: Array, k_env: Array, k_run: Array, hp: HParams) -> PPOState:
+        params = self.policy.init(k_params)
+        opt_state = self.optimizer(params, hp).init(params)
+        return PPOState(params=params, opt_state=opt_state, acting=self.acting.reset(k_env, self.config.num_envs),
+                        key=k_run)
+
+    # ----- rollout -----------------------------------------------------------------------------------
+    def rollout(self, state: PPOState, hp: HParams):
+        """T steps of the policy's behaviour: (state, trajectory (T, E, ...), recurrent state at its start,
+        the behaviour's metrics averaged over the rollout)."""
+        policy = self.policy
+
+        def behaviour(params, out, obs_state, mask, key):
+            return policy.act(params, out, obs_state, mask, key, hp)
+
+        def step(state: PPOState, _):
+            key, k_act, k_env = jax.random.split(state.key, 3)
+            carry, rec = self.acting.step(state.params, state.acting, k_act, k_env, behaviour)
+            nxt = rec.next
+            tr = Transition(obs=rec.obs, state=rec.state, mask=rec.mask, start=rec.start,
+                            action=rec.policy.action, log_prob=rec.policy.log_prob, extras=rec.policy.extras,
+                            value=self._value(state.params, rec.obs, rec.state), reward=nxt.reward,
+                            terminated=nxt.terminated, truncated=nxt.truncated,
+                            bootstrap_value=self._value(state.params, nxt.info["final_obs"],
+                                                        nxt.info["final_state"]),
+                            episode_done=nxt.info["episode_done"], episode=nxt.info["episode"])
+            return state.replace(acting=carry, key=key), (tr, rec.policy.metrics)
+
+        hidden0 = state.acting.hidden
+        state, (traj, act_metrics) = jax.lax.scan(step, state, None, length=self.config.num_steps)
+        return state, traj, hidden0, jax.tree.map(jnp.mean, act_metrics)
+
+    # ----- loss on a time-major minibatch (T', B', ...) ------------------------------------------------
+    def loss(self, params, hp: HParams, mb: Transition, hidden0: Array, adv: Array, targets: Array):
+        policy, config = self.policy, self.config
+        v_actor = jax.vmap(policy.actor_step, in_axes=(None, 0, 0, 0, 0))
+
+        def actor_scan(h, x):
+            obs, mask, start = x
+            return v_actor(params, h, obs, mask, start)
+
+        _, out = jax.lax.scan(actor_scan, hidden0, (mb.obs, mb.mask, mb.start))
+        evaluate = jax.vmap(jax.vmap(policy.evaluate, in_axes=(None, 0, 0, 0, 0, 0, None)),
+                            in_axes=(None, 0, 0, 0, 0, 0, None))
+        log_prob, entropy, aux_loss, aux_metrics = evaluate(params, out, mb.state, mb.mask, mb.action,
+                                                            mb.extras, hp)
+        pol_adv = policy.policy_advantage(adv)
+        if config.normalize_advantages:
+            pol_adv = losses.normalize(pol_adv)
+        pg_loss, approx_kl, clip_frac = losses.ppo_policy_loss(log_prob, mb.log_prob, pol_adv, hp.clip_eps)
+        values = jax.vmap(self._value, in_axes=(None, 0, 0))(params, mb.obs, mb.state)
+        v_loss = losses.value_loss(values, mb.value, targets, hp.clip_eps, config.clip_value_loss)
+        ent = jnp.mean(entropy)
+        total = pg_loss - hp.ent_coef * ent + hp.vf_coef * v_loss + jnp.mean(aux_loss)
+        metrics = {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": ent, "approx_kl": approx_kl,
+                   "clip_fraction": clip_frac, **jax.tree.map(jnp.mean, aux_metrics)}
+        return total, metrics
+
+    def minibatches(self, key: Array, tree):
+        """(T, E, ...) -> (M, T', B', ...): whole sequences for recurrent actors, shuffled steps otherwise."""
+        M, T, E = self.config.num_minibatches, self.config.num_steps, self.config.num_envs
+        if self.config.recurrent:
+            perm = jax.random.permutation(key, E)
+            return jax.tree.map(
+                lambda x: jnp.swapaxes(x[:, perm].reshape(T, M, E // M, *x.shape[2:]), 0, 1), tree)
+        perm = jax.random.permutation(key, T * E)
+        return jax.tree.map(lambda x: x.reshape(T * E, *x.shape[2:])[perm].reshape(M, 1, (T * E) // M,
+                                                                                     *x.shape[2:]), tree)
+
+    # ----- one update --------------------------------------------------------------------------------
+    def update(self, state: PPOState, hp: HParams) -> tuple[PPOState, dict]:
+        """One rollout and the PPO epochs on it. Metrics: scalars (losses, behaviour and episode statistics)."""
+        config = self.config
+        T = config.num_steps
+        tx = self.optimizer(state.params, hp)
+        grad_fn = jax.grad(self.loss, has_aux=True)
+        state, traj, hidden0, act_metrics = self.rollout(state, hp)
+        last_ts = state.acting.timestep
+        last_value = self._value(state.params, last_ts.obs, last_ts.state)
+        adv, targets = losses.gae(traj.reward, traj.value, traj.bootstrap_value, last_value, traj.terminated,
+                                  traj.truncated, hp.gamma, hp.gae_lambda)
+
+        def epoch(carry, _):
+            params, opt_state, key = carry
+            key, k_perm = jax.random.split(key)
+            # recurrent: each sequence starts from its stored rollout state (only [0] of the time axis is used)
+            h_seq = jnp.broadcast_to(hidden0, (T, *hidden0.shape)) if config.recurrent else None
+            batch = self.minibatches(k_perm, (traj, h_seq, adv, targets))
+
+            def mb_step(carry, mb):
+                params, opt_state = carry
+                mb_traj, mb_h, mb_adv, mb_targets = mb
+                h0 = mb_h[0] if config.recurrent else jnp.zeros((mb_adv.shape[1], *hidden0.shape[1:]), hidden0.dtype)
+                grads, metrics = grad_fn(params, hp, mb_traj, h0, mb_adv, mb_targets)
+                updates, opt_state = tx.update(grads, opt_state, params)
+                return (optax.apply_updates(params, updates), opt_state), metrics
+
+            (params, opt_state), metrics = jax.lax.scan(mb_step, (params, opt_state), batch)
+            return (params, opt_state, key), metrics
+
+        key, k_epochs = jax.random.split(state.key)
+        (params, opt_state, _), metrics = jax.lax.scan(epoch, (state.params, state.opt_state, k_epochs), None,
+                                                       length=config.update_epochs)
+        metrics = jax.tree.map(jnp.mean, metrics)
+        metrics.update(act_metrics)
+        metrics.update(mean_over_episodes(traj.episode_done, traj.episode))
+        return state.replace(params=params, opt_state=opt_state, key=key), metrics

@@ -1,0 +1,52 @@
+"""The one table of algorithms: name -> what acts (policy class), how it learns (learner), what it is.
+
+The CLI's `--algo` choices, the presets' per-algorithm overrides and the tests' algorithm lists all derive
+from `ALGORITHMS`; adding an algorithm is one entry here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from agentmixer_jax.learners.ppo import PPO
+from agentmixer_jax.policies import AIL, IPPO, MAPPO, ActorCritic, AgentMixer
+
+
+@dataclasses.dataclass(frozen=True)
+class Algorithm:
+    name: str
+    policy: type[ActorCritic]  # what acts (agentmixer_jax/policies/)
+    learner: type  # how it learns (agentmixer_jax/learners/)
+    summary: str  # one line for --help and the README
+    centralised_execution: bool = False  # True where greedy play needs more than each agent's own observation
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    a.name: a
+    for a in (
+        Algorithm("agentmixer", AgentMixer, PPO,
+                  "AgentMixer: individual policies + Policy Modifier joint policy, PPO on the joint ratio, "
+                  "centralised critic"),
+        Algorithm("mappo", MAPPO, PPO, "MAPPO: individual policies, per-agent ratios, centralised critic"),
+        Algorithm("ippo", IPPO, PPO, "IPPO: individual policies, per-agent ratios, local critics"),
+        Algorithm("ail", AIL, PPO,
+                  "AIL: a centralised expert acts and learns by PPO; the individual policies imitate it by KL "
+                  "(the expert's own greedy score is reported as expert_*)"),
+    )
+}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(ALGORITHMS)
+
+
+def get(name: str) -> Algorithm:
+    """The registered algorithm `name`, or a ValueError listing the known ones."""
+    if name not in ALGORITHMS:
+        raise ValueError(f"algo={name!r} is unknown; choose one of {', '.join(ALGORITHMS)}")
+    return ALGORITHMS[name]
+
+
+def make_policy(name: str, spec, config) -> ActorCritic:
+    """The policy of algorithm `name` for a task with `spec` (an `EnvSpec`)."""
+    return get(name).policy(spec, config)
