@@ -7,8 +7,12 @@ a `MultiAgentEnv`.
 
 from __future__ import annotations
 
+import collections.abc
 import difflib
 import importlib
+import inspect
+import types
+import typing
 
 from envs.core import MultiAgentEnv
 
@@ -86,7 +90,81 @@ def make(name: str, **kwargs) -> MultiAgentEnv:
         )
     module_name, factory_name = _TASKS[name].split(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
+    if kwargs:
+        check_kwargs(name, factory, kwargs)
     try:
         return factory(**kwargs)
     except TypeError as err:
         raise ValueError(f"env {name!r} does not accept these arguments {sorted(kwargs)}: {err}") from err
+    except ValueError as err:  # a value the env rejects: say which env
+        raise ValueError(f"env {name!r}: {err}") from err
+
+
+def _accepted(fn) -> dict[str, inspect.Parameter]:
+    """Named parameters of `fn` (a function, partial or class), with resolved annotations where possible."""
+    target = fn.__init__ if inspect.isclass(fn) else fn
+    try:
+        params = dict(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return {}
+    try:
+        hints = typing.get_type_hints(inspect.unwrap(getattr(target, "func", target)))
+    except Exception:  # noqa: BLE001 - annotations that do not resolve are simply not checked
+        hints = {}
+    return {k: p.replace(annotation=hints.get(k, inspect.Parameter.empty)) for k, p in params.items()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def _matches(value, hint) -> bool:
+    """Whether `value` (parsed from the command line) fits the annotation `hint`; unknown hints accept anything."""
+    if hint is inspect.Parameter.empty or hint is typing.Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return value in typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    container = origin or hint
+    if container in (tuple, list, collections.abc.Sequence):
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return isinstance(value, tuple | list) and all(any(_matches(v, a) for a in args) or not args for v in value)
+    return True
+
+
+def _type_name(hint) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def check_kwargs(name: str, factory, kwargs: dict) -> None:
+    """Raise a ValueError naming the argument when a constructor argument of task `name` has the wrong type.
+
+    Checks against the annotations of the factory and of the environment class it builds (a factory that
+    forwards `**kwargs` is looked through by building the task once with its defaults)."""
+    accepted = _accepted(factory)
+    if any(p.kind == p.VAR_KEYWORD for p in inspect.signature(factory).parameters.values()) or not accepted:
+        try:
+            defaults = factory()
+        except (TypeError, ValueError):
+            # A factory with required arguments (smaxv2's `make_scenario(race, n_allies, n_enemies, **kwargs)`)
+            # cannot be built with defaults: check the arguments it names itself; it reports the others.
+            defaults = None
+        if defaults is not None:
+            accepted = {**_accepted(type(defaults)), **accepted}
+    for key, value in kwargs.items():
+        param = accepted.get(key)
+        if param is None:
+            continue  # the factory itself reports unknown arguments
+        if not _matches(value, param.annotation):
+            default = "" if param.default is inspect.Parameter.empty else f", default {param.default!r}"
+            raise ValueError(f"env {name!r}: {key}={value!r} has the wrong type; {key} takes "
+                             f"{_type_name(param.annotation)}{default}")

@@ -35,9 +35,9 @@ def test_unknown_env_lists_known_ones(capsys):
 
 
 def test_minibatches_that_do_not_divide_the_batch(capsys, monkeypatch):
-    import agentmixer_jax.runner as runner
+    import agentmixer_jax.trainer as trainer
 
-    monkeypatch.setattr(runner, "make_train", lambda *a, **k: pytest.fail("compiled despite a bad config"))
+    monkeypatch.setattr(trainer.Seeds, "compile", lambda *a, **k: pytest.fail("compiled despite a bad config"))
     with pytest.raises(SystemExit) as err:
         cli.main(["--env", "climbing", "--config.num-minibatches", "3", *SMALL])
     assert err.value.code == 2
@@ -58,11 +58,224 @@ def test_env_kw_reaches_the_task_and_bad_ones_fail_before_compiling(tmp_path, ca
     assert summary["env_kw"] == {"max_steps": 7}
     assert max(summary["eval"]["length_per_seed"]) <= 7  # the time limit reached the env
     assert len(summary["eval"]["expert_success_rate_per_seed"]) == 4  # AIL's expert is reported beside it
-    import agentmixer_jax.runner as runner
+    import agentmixer_jax.trainer as trainer
 
-    monkeypatch.setattr(runner, "make_train", lambda *a, **k: pytest.fail("compiled despite a bad env kwarg"))
+    monkeypatch.setattr(trainer.Seeds, "compile", lambda *a, **k: pytest.fail("compiled despite a bad env kwarg"))
     for bad in ("no_such_arg=1", "obsk"):
         with pytest.raises(SystemExit) as err:
             cli.main(["--env", "bridge", "--env-kw", bad, *SMALL])
         assert err.value.code == 2
         assert ("no_such_arg" if "=" in bad else "KEY=VALUE") in capsys.readouterr().err
+
+
+# ----- the defects of the trainer-redesign issue, each with the behaviour it now has ----------------------
+TINY_ARGS = ["--env", "climbing", "--algo", "mappo", "--seeds", "2", "--config.total-env-steps", "640",
+             "--no-progress"]
+
+
+def _fail_compile(monkeypatch):
+    import agentmixer_jax.trainer as trainer
+
+    monkeypatch.setattr(trainer.Seeds, "compile", lambda *a, **k: pytest.fail("compiled despite bad input"))
+
+
+def _exit_code(argv) -> int:
+    with pytest.raises(SystemExit) as err:
+        cli.main(argv)
+    return err.value.code
+
+
+@pytest.mark.parametrize("value, text", [("inf", "hp.lr=inf is out of range: lr must be a finite number > 0"),
+                                         ("nan", "hp.lr=nan is out of range"),
+                                         ("-1", "hp.lr=-1 is out of range")])
+def test_non_finite_or_negative_hyperparameters_are_rejected_with_the_range(value, text, capsys, monkeypatch):
+    _fail_compile(monkeypatch)
+    assert _exit_code([*TINY_ARGS, "--hp.lr", value]) == 2
+    assert text in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_a_run_whose_seeds_all_diverge_exits_3_and_says_so(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _exit_code([*TINY_ARGS, "--hp.lr", "1e30", "--out", str(out)]) == 3
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert "all 2 seeds have non-finite parameters or losses" in err and "--hp.lr 1e+30" in err
+    summary = json.loads((out / "summary.json").read_text())  # strict JSON: json.loads rejects nothing here
+    assert summary["status"] == "diverged" and summary["diverged_per_seed"] == [True, True]
+    assert "eval" not in summary  # nothing is scored: no return 11, no "100% at the optimum"
+    assert not (out / "params").exists()
+
+
+def test_diverged_seeds_are_null_in_the_summary_and_never_optimal():
+    import math
+    import re
+
+    import numpy as np
+    from rich.console import Console
+
+    evals = {"return": np.array([11.0, 5.0, 11.0]), "optimal": np.array([1.0, 0.0, 1.0])}
+    diverged = np.array([True, False, False])
+    ev = cli._eval_summary(evals, ("",), diverged)
+    assert math.isnan(ev["return_per_seed"][0]) and ev["return_per_seed"][1:] == [5.0, 11.0]
+    summary = {"algo": "mappo", "env": "climbing", "seeds": 3, "diverged_per_seed": diverged.tolist(),
+               "eval": {k: [None if math.isnan(x) else x for x in v] for k, v in ev.items()}}
+    console = Console(record=True, width=200)
+    console.print(cli._table(summary))
+    text = console.export_text()
+    assert "1 diverged" in text
+    assert re.search(r"return\s*│\s*8\.000", text)  # the mean of the two healthy seeds
+    assert re.search(r"seeds at the optimum\s*│\s*0\.333", text)  # 1 of 3: the diverged seed is not optimal
+
+
+def test_reusing_out_is_refused_unless_overwrite_or_resume(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    cli.main([*TINY_ARGS, "--out", str(out)])
+    (out / "playback.json").write_text("{}")  # e.g. from experiments.playback
+    _fail_compile(monkeypatch)
+    assert _exit_code([*TINY_ARGS, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert "already holds a run" in err and "--overwrite" in err and "--resume" in err
+    assert _exit_code(["--resume", str(out)]) == 2  # finished runs cannot be resumed
+    assert "already finished" in capsys.readouterr().err
+    monkeypatch.undo()
+    cli.main([*TINY_ARGS, "--out", str(out), "--overwrite", "--seeds", "3"])
+    assert not (out / "playback.json").exists()  # the old run's files are gone, not mixed in
+    assert json.loads((out / "summary.json").read_text())["seeds"] == 3
+
+
+def test_an_unwritable_out_fails_before_compiling(tmp_path, capsys, monkeypatch):
+    _fail_compile(monkeypatch)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert _exit_code([*TINY_ARGS, "--out", str(blocker / "run")]) == 2
+    assert "is not writable" in capsys.readouterr().err
+
+
+def test_a_failure_after_the_folder_is_made_leaves_a_failed_summary(tmp_path, monkeypatch):
+    import agentmixer_jax.trainer as trainer
+
+    def broken(self, state, n):
+        raise RuntimeError("simulated device failure")
+
+    monkeypatch.setattr(trainer.Seeds, "run", broken)
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated"):
+        cli.main([*TINY_ARGS, "--out", str(out)])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "failed" and "simulated device failure" in summary["error"]
+
+
+def test_seed_i_does_not_depend_on_the_number_of_seeds(tmp_path):
+    two = cli.main([*TINY_ARGS, "--out", str(tmp_path / "a")])
+    four = cli.main([*TINY_ARGS, "--seeds", "4", "--out", str(tmp_path / "b")])
+    for k, v in two["eval"].items():
+        assert four["eval"][k][:2] == v, k
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--env-kw", "episode_length=abc"], "episode_length='abc' has the wrong type; episode_length takes int"),
+    (["--env-kw", "episode_length=7.5"], "episode_length=7.5 has the wrong type"),
+    (["--config.covariance", "full"], "covariance='full' applies to continuous actions only"),
+    (["--hp.gamma", "1.5"], "gamma must be a number in [0, 1]"),
+    (["--seeds", "0"], "--seeds 0 must be >= 1"),
+    (["--eval-every", "-2"], "--eval-every -2 must be >= 0"),
+])
+def test_bad_input_names_the_field_and_the_fix_before_compiling(argv, text, capsys, monkeypatch):
+    _fail_compile(monkeypatch)
+    assert _exit_code([*TINY_ARGS, *argv]) == 2
+    assert text in capsys.readouterr().err.replace("\n", " ")
+
+
+
+
+def test_help_has_no_config_algo_and_lists_every_registered_algorithm(capsys):
+    from agentmixer_jax import registry
+
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = capsys.readouterr().out
+    assert "--config.algo" not in text
+    for name in registry.names():
+        assert name in text
+
+
+def test_log_file_progress_is_one_line_per_chunk_to_the_last_update(tmp_path, capsys):
+    """In a log (stderr is not a terminal under pytest) every chunk prints a line, the last one at 10/10, and the
+    compile is announced before it starts and timed after."""
+    cli.main(["--env", "climbing", "--algo", "mappo", "--seeds", "2", "--config.total-env-steps", "640",
+              "--config.log-every", "3", "--out", str(tmp_path / "r")])
+    lines = [line for line in capsys.readouterr().err.splitlines() if "mappo/climbing: update" in line]
+    assert [line.split("update ")[1].split(" ")[0] for line in lines] == ["3/10", "6/10", "9/10", "10/10"]
+
+
+INTERRUPT_ARGS = ["--env", "climbing", "--algo", "agentmixer", "--seeds", "3", "--config.total-env-steps", "1280",
+                  "--config.log-every", "2", "--eval-every", "4", "--checkpoint-every", "0", "--no-progress"]
+
+
+def test_ctrl_c_saves_and_resume_is_bitwise_identical(tmp_path, monkeypatch):
+    """Ctrl-C at update 6 of 20 finishes the chunk, saves, writes an `interrupted` summary and exits 130; --resume
+    then ends with the final evaluation, every per-update metric and the evaluation curve of an uninterrupted run."""
+    import signal
+
+    import numpy as np
+
+    from agentmixer_jax import reporting
+
+    whole = cli.main([*INTERRUPT_ARGS, "--out", str(tmp_path / "whole")])
+    report = reporting.Reporter.__call__
+
+    def ctrl_c_at_6(self, done, metrics, diverged=0):
+        report(self, done, metrics, diverged)
+        if done == 6:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(reporting.Reporter, "__call__", ctrl_c_at_6)
+    out = tmp_path / "cut"
+    assert _exit_code([*INTERRUPT_ARGS, "--out", str(out)]) == 130
+    cut = json.loads((out / "summary.json").read_text())
+    assert cut["status"] == "interrupted" and cut["updates_done"] == 6
+    assert not (out / "params").exists()
+    monkeypatch.undo()
+    resumed = cli.main(["--resume", str(out), "--no-progress"])
+    assert resumed["status"] == "finished" and resumed["resumes"] == 1 and resumed["updates_done"] == 20
+    assert resumed["eval"] == whole["eval"]
+    for name in ("metrics.npz", "eval_curve.npz"):
+        a, b = np.load(tmp_path / "whole" / name), np.load(out / name)
+        assert a.files == b.files
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=f"{name}:{k}")
+    assert np.load(out / "eval_curve.npz")["update"].tolist() == [4, 8, 12, 16, 20]
+
+
+def test_resume_takes_no_other_settings(tmp_path, capsys):
+    assert _exit_code(["--resume", str(tmp_path), "--seeds", "8"]) == 2
+    assert "remove --seeds 8" in capsys.readouterr().err
+    assert _exit_code(["--resume", str(tmp_path / "nothing")]) == 2
+    assert "no summary.json" in capsys.readouterr().err
+
+
+def test_a_real_sigint_leaves_a_resumable_run(tmp_path):
+    """The same through the operating system: SIGINT to a training process after its first progress line."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "run"
+    argv = ["--env", "climbing", "--algo", "mappo", "--seeds", "2", "--config.total-env-steps", "64000",
+            "--config.log-every", "1", "--checkpoint-every", "0", "--out", str(out)]
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.train", *argv], cwd=root, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True, env={**os.environ, "COLUMNS": "200"})
+    for line in proc.stderr:
+        if "mappo/climbing: update" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=300) == 130, rest
+    assert "python -m experiments.train --resume" in rest
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and 0 < summary["updates_done"] < 1000
+    from agentmixer_jax.run_record import RunFolder
+
+    assert RunFolder(out).latest_checkpoint() == summary["updates_done"]
