@@ -16,19 +16,27 @@ unfinished tail alike, envs resetting as they finish) divided by the number of s
 figure of the AgentMixer authors' predator-prey runner (LiZhYun/BackPropagationThroughAgents,
 bta/runner/mappo/predator_runner.py, `eval`: rewards summed over `episode_length` steps of auto-resetting
 envs, divided by `episode_length`), so our runs can be set beside their published numbers.
-Writes OUT/playback.json.
+
+Seeds that diverged in training (`diverged_per_seed` in summary.json: their parameters are not a policy) are
+not played: a note names them, their entries in OUT/playback.json are null, and playback.json records
+`diverged_per_seed`; the means and intervals are over the other seeds. playback.json is strict JSON: a
+statistic a played seed has no value for (no episode finished in the window) is null too. The run folder
+is read and written through `agentmixer_jax.run_record` (summary via `RunFolder.read_summary`,
+`RunFolder.playback_path`). Writes OUT/playback.json.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import tyro
 
 from agentmixer_jax.checkpoint import load_run
+from agentmixer_jax.run_record import RunFolder, strict_json
 from experiments.results_table import mean_ci
 
 STREAK = 5  # penalties in runs at least this long count as "stuck"
@@ -97,23 +105,38 @@ def main(argv: list[str] | None = None) -> dict:
     import jax
 
     args = tyro.cli(Args, args=argv)
-    run = load_run(args.run)
+    folder = RunFolder(args.run)
+    run = load_run(folder.path)  # reads the summary through RunFolder.read_summary (schema upgrades included)
+    diverged = np.asarray(run.diverged, bool)
+    if diverged.all():
+        print(f"error: every seed of {folder.path} diverged in training ({run.num_seeds} of {run.num_seeds}, "
+              "diverged_per_seed in summary.json): there is no policy to play", file=sys.stderr)
+        raise SystemExit(2)
     key = jax.random.PRNGKey(args.seed)
     result = {}
     for mode in ("greedy", "sampled"):
-        per_seed: dict[str, list] = {}
+        per_seed: dict[str, dict[int, float]] = {}  # statistic -> {seed: per-seed mean}
         for i in range(run.num_seeds):
+            if diverged[i]:
+                continue
             t = run.rollout(i, args.steps, args.envs, sample=mode == "sampled", key=jax.random.fold_in(key, i))
             stats = episode_stats(t)
             for k, v in stats.items():
-                per_seed.setdefault(k, []).append(float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"))
-            per_seed.setdefault("reward_per_step", []).append(reward_per_step(t))
-        result[mode] = per_seed
-    summary = {"run": str(args.run), "steps": args.steps, "envs": args.envs, "seed": args.seed, **result}
-    (args.run / "playback.json").write_text(json.dumps(summary, indent=1))
+                per_seed.setdefault(k, {})[i] = float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+            per_seed.setdefault("reward_per_step", {})[i] = reward_per_step(t)
+        # one entry per seed, in seed order; None (null in playback.json) for the diverged seeds
+        result[mode] = {k: [v.get(i) for i in range(run.num_seeds)] for k, v in per_seed.items()}
+    # strict JSON: NaN (a seed that finished no episode) is written null, as are the diverged seeds
+    summary = strict_json({"run": str(args.run), "steps": args.steps, "envs": args.envs, "seed": args.seed,
+                           "diverged_per_seed": diverged.tolist(), **result})
+    folder.playback_path.write_text(json.dumps(summary, indent=1, allow_nan=False))
 
     print(f"{run.summary['algo']} on {run.summary['env']}, {run.num_seeds} seeds x {args.envs} envs x "
           f"{args.steps} steps; per-seed means, 95% CI over seeds")
+    if diverged.any():
+        print(f"note: {int(diverged.sum())} of {run.num_seeds} seeds diverged in training and were not played "
+              f"(seeds {', '.join(map(str, np.flatnonzero(diverged)))}; null in playback.json); the statistics are "
+              f"over the other {int((~diverged).sum())}")
     print("| statistic | greedy | sampled |\n|---|---|---|")
     for k in result["greedy"]:
         print(f"| {k} | {mean_ci(result['greedy'][k])} | {mean_ci(result['sampled'][k])} |")

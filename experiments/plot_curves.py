@@ -3,10 +3,26 @@
     python -m experiments.plot_curves runs/matrix/climbing_agentmixer runs/matrix/climbing_mappo --out climbing.png
     python -m experiments.plot_curves runs/matrix --metric episode_optimal --smooth 5 --out matrix.png
     python -m experiments.plot_curves runs/smax/* --metric episode_won --panels-by env --hline 0.5:half --out smax.png
+    python -m experiments.plot_curves runs/pp/* --metric eval/return --out pp_eval.png  # trained with --eval-every N
 
-Each run folder holds `summary.json` (env, algo, seeds, config with num_envs / num_steps) and `metrics.npz`
-(`<metric>_per_seed` arrays of shape (seeds, num_updates)). A folder without a `summary.json` is expanded to
-its sub-folders that have one, so `runs/matrix` plots every run in it.
+Run folders are read through `agentmixer_jax.run_record`: `summary.json` (env, algo, seeds, config with
+num_envs / num_steps, `diverged_per_seed`), `metrics.npz` (`<metric>_per_seed` arrays of shape (seeds,
+num_updates)) and, for `eval/` metrics, `eval_curve.npz`. A folder without a `summary.json` stands for its
+sub-folders that have one (`run_record.find_runs`), so `runs/matrix` plots every run in it; folders without a
+summary, and runs that have not written metrics.npz yet, are skipped with a warning on stderr.
+
+Diverged seeds. A seed whose parameters or losses went non-finite during training (`diverged_per_seed` in
+summary.json) is left out of everything here: its curve, the seed mean and bootstrap band, and the
+final-value table, whose `seeds` column then reads e.g. `3 of 4 (1 diverged)`. A run whose every seed
+diverged has nothing to draw and is skipped with a warning.
+
+Evaluation curves. `--metric eval/<name>` draws the periodic decentralised greedy evaluations that
+`python -m experiments.train --eval-every N` stores in `eval_curve.npz`, at x = update * env steps per update,
+with the same seed mean and bootstrap band. `<name>` is the env info name as stored there (`return`,
+`length`, `won`, `success`, `optimal`, ...; AIL's `expert_return`, ...); the summary.json names `win_rate` and
+`success_rate` are accepted for `won` and `success`. Evaluation values are never masked; `--smooth W` then
+averages over the last W evaluations and the final-value table over the last `--last-fraction` of the
+evaluations (at least the last one). A run without `eval_curve.npz` is an error ("train with --eval-every N").
 
 What is drawn, per run: x = env steps per seed after each update, `(update + 1) * num_envs * num_steps`;
 y = the mean over seeds of the chosen metric, with a shaded 95% percentile-bootstrap interval of that mean
@@ -37,14 +53,13 @@ the mean over seeds; missing entries are skipped inside the window.
 The final-value table printed at the end (and returned by `plot_curves`) gives, per run, the mean over
 seeds of each seed's average over the last 10% of updates (at least one update; `--last-fraction`),
 computed on the masked, unsmoothed values, with the same bootstrap 95% interval over seeds. Seeds with no
-observed value in that window (possible only with `--fill nan`) are left out and the `seeds` column says
-how many remained.
+observed value in that window (possible only with `--fill nan`, or a non-finite evaluation) are left out
+and the `seeds` column says how many remained (and how many diverged seeds were left out before that).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 import warnings
@@ -55,75 +70,159 @@ from typing import Literal
 import numpy as np
 import tyro
 
+from agentmixer_jax.run_record import RunFolder, RunFolderError, find_runs
+
 Fill = Literal["carry", "nan"]
 PanelsBy = Literal["none", "env", "algo"]
 
 
 # ----- loading ------------------------------------------------------------------------------------------
 
+EVAL_PREFIX = "eval/"
+# summary.json names of env info scalars -> eval_curve.npz's raw names (the inverse of experiments.train.EVAL_NAMES)
+SUMMARY_TO_EVAL_NAMES = {"win_rate": "won", "success_rate": "success"}
+
+
+def warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
+
+
 @dataclasses.dataclass
 class Run:
-    """One training folder: the summary and the per-seed curves of metrics.npz."""
+    """One training folder: the summary and the per-seed curves of metrics.npz and eval_curve.npz.
+
+    The curves hold the healthy seeds only: `per_seed` and `eval_per_seed` leave out the seeds that
+    `diverged` marks (`seeds` counts all of them)."""
 
     path: Path
     env: str
     algo: str
-    seeds: int
+    seeds: int  # all seeds of the run, diverged ones included
     env_steps_per_seed: int
     steps_per_update: float
-    per_seed: dict[str, np.ndarray]  # metric name -> (seeds, num_updates)
+    per_seed: dict[str, np.ndarray]  # metric name -> (healthy seeds, num_updates)
+    diverged: np.ndarray | None = None  # (seeds,) bool; None: none diverged
+    status: str = "finished"
+    eval_updates: np.ndarray | None = None  # (K,) updates after which the run was evaluated; None: no eval curve
+    eval_per_seed: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # raw name -> (healthy seeds, K)
+
+    def __post_init__(self):
+        if self.diverged is None:
+            self.diverged = np.zeros(self.seeds, bool)
 
     @property
     def num_updates(self) -> int:
         return next(iter(self.per_seed.values())).shape[1]
 
     @property
+    def num_diverged(self) -> int:
+        return int(np.sum(self.diverged))
+
+    @property
+    def healthy_seeds(self) -> int:
+        return self.seeds - self.num_diverged
+
+    @property
     def x(self) -> np.ndarray:
         """Env steps per seed after each update: (update + 1) * num_envs * num_steps."""
         return (np.arange(self.num_updates) + 1) * self.steps_per_update
 
-
-def expand_run_dirs(paths: Sequence[Path | str]) -> list[Path]:
-    """Run folders as given; a folder without summary.json stands for its sub-folders that have one."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if (p / "summary.json").is_file():
-            out.append(p)
-            continue
-        subs = sorted(q.parent for q in p.glob("*/summary.json")) if p.is_dir() else []
-        if not subs:
-            raise FileNotFoundError(f"{p}: no summary.json there nor in its sub-folders; is it a training run "
-                                    "folder (python -m experiments.train --out DIR)?")
-        out.extend(subs)
-    return out
+    def x_for(self, metric: str) -> np.ndarray:
+        """The x values of `metric`: `x` for training metrics, update * steps per update for evaluations."""
+        if is_eval_metric(metric):
+            eval_name(self, metric)  # a clear error when the run has no such evaluation
+            return np.asarray(self.eval_updates, np.float64) * self.steps_per_update
+        return self.x
 
 
-def load_run(path: Path | str) -> Run:
-    """Read DIR/summary.json and DIR/metrics.npz."""
-    path = Path(path)
-    summary = json.loads((path / "summary.json").read_text())
-    npz_path = path / "metrics.npz"
-    if not npz_path.is_file():
-        raise FileNotFoundError(f"{npz_path} is missing; it is written by python -m experiments.train")
-    with np.load(npz_path) as npz:
-        per_seed = {k.removesuffix("_per_seed"): np.asarray(npz[k], dtype=np.float64)
-                    for k in npz.files if k.endswith("_per_seed")}
+def is_eval_metric(name: str) -> bool:
+    """`eval/<name>`: a periodic greedy evaluation of eval_curve.npz rather than a metric of metrics.npz."""
+    return name.startswith(EVAL_PREFIX)
+
+
+def eval_name(run: Run, metric: str) -> str:
+    """The eval_curve.npz name of `eval/<name>`, accepting summary names (win_rate -> won); ValueError if absent."""
+    name = metric.removeprefix(EVAL_PREFIX)
+    if run.eval_updates is None:
+        raise ValueError(f"{run.path} has no evaluation curve (no eval_curve.npz) to plot {metric}: train with "
+                         "--eval-every N to evaluate every N updates")
+    if name in run.eval_per_seed:
+        return name
+    for summary_name, raw in SUMMARY_TO_EVAL_NAMES.items():
+        if name.endswith(summary_name) and name.removesuffix(summary_name) + raw in run.eval_per_seed:
+            return name.removesuffix(summary_name) + raw
+    names = ", ".join(EVAL_PREFIX + k for k in sorted(run.eval_per_seed))
+    raise ValueError(f"unknown evaluation metric {metric!r} in {run.path}; available evaluation metrics: {names}")
+
+
+def _healthy_rows(v: np.ndarray, diverged: np.ndarray) -> np.ndarray:
+    return v[~diverged] if len(diverged) == v.shape[0] else v
+
+
+def load_run(path: Path | str | RunFolder) -> Run:
+    """Read a run folder's summary.json, metrics.npz and (when present) eval_curve.npz via run_record.
+
+    Diverged seeds (`diverged_per_seed`) are dropped from the curves; `Run.diverged` says which they were."""
+    folder = path if isinstance(path, RunFolder) else RunFolder(path)
+    path = folder.path
+    summary = folder.read_summary()
+    metrics = folder.read_metrics()
+    per_seed = {k.removesuffix("_per_seed"): np.asarray(v, dtype=np.float64)
+                for k, v in metrics.items() if k.endswith("_per_seed")}
+    if not metrics:
+        raise FileNotFoundError(f"{folder.metrics_path} is missing; it is written by python -m experiments.train "
+                                f"(the run is {summary.get('status', '?')})")
     if not per_seed:
-        raise ValueError(f"{npz_path} holds no <metric>_per_seed arrays")
+        raise ValueError(f"{folder.metrics_path} holds no <metric>_per_seed arrays")
     per_seed = {k: v.reshape(1, -1) if v.ndim == 1 else v for k, v in per_seed.items()}
-    num_updates = next(iter(per_seed.values())).shape[1]
+    seeds_in_curves, num_updates = next(iter(per_seed.values())).shape
+    seeds = int(summary.get("seeds", seeds_in_curves))
+    diverged = np.asarray(summary.get("diverged_per_seed") or [False] * seeds, bool)
+    if len(diverged) != seeds_in_curves:  # a summary that does not describe these curves' seeds
+        diverged = np.zeros(seeds_in_curves, bool)
+    per_seed = {k: _healthy_rows(v, diverged) for k, v in per_seed.items()}
     cfg = summary.get("config", {})
     env_steps = int(summary.get("env_steps_per_seed", 0))
     if "num_envs" in cfg and "num_steps" in cfg:
         steps_per_update = float(cfg["num_envs"] * cfg["num_steps"])
+    elif summary.get("env_steps_per_update"):
+        steps_per_update = float(summary["env_steps_per_update"])
     elif env_steps:
         steps_per_update = env_steps / num_updates
     else:
-        raise ValueError(f"{path / 'summary.json'}: neither config.num_envs/num_steps nor env_steps_per_seed")
+        raise ValueError(f"{folder.summary_path}: neither config.num_envs/num_steps nor env_steps_per_seed")
+    curve = folder.read_eval_curve()
+    eval_updates = np.asarray(curve["update"], np.int64) if "update" in curve else None
+    eval_per_seed = {k.removesuffix("_per_seed"): _healthy_rows(np.asarray(v, np.float64).T, diverged)
+                     for k, v in curve.items() if k.endswith("_per_seed")}  # (K, S) -> (healthy seeds, K)
     return Run(path=path, env=str(summary.get("env", "?")), algo=str(summary.get("algo", "?")),
-               seeds=int(summary.get("seeds", next(iter(per_seed.values())).shape[0])),
-               env_steps_per_seed=env_steps or int(round(steps_per_update * num_updates)),
-               steps_per_update=steps_per_update, per_seed=per_seed)
+               seeds=len(diverged), env_steps_per_seed=env_steps or int(round(steps_per_update * num_updates)),
+               steps_per_update=steps_per_update, per_seed=per_seed, diverged=diverged,
+               status=str(summary.get("status", "finished")), eval_updates=eval_updates,
+               eval_per_seed=eval_per_seed)
+
+
+def load_runs(paths: Sequence[Path | str], warn=warn) -> list[Run]:
+    """The runs among `paths` (`run_record.find_runs`) that have curves to show.
+
+    Folders without a (readable) summary, runs without metrics.npz yet and runs whose every seed diverged are skipped
+    with a warning; FileNotFoundError when nothing is left."""
+    runs = []
+    for folder in find_runs(paths, warn=warn):
+        try:
+            run = load_run(folder)
+        except (FileNotFoundError, RunFolderError) as err:
+            warn(f"skipping {folder.path}: {err}")
+            continue
+        if run.healthy_seeds == 0:
+            warn(f"skipping {folder.path}: every seed diverged ({run.seeds} of {run.seeds}; status {run.status})")
+            continue
+        runs.append(run)
+    if not runs:
+        raise FileNotFoundError(f"{', '.join(map(str, paths))}: no run to plot (no summary.json there nor in the "
+                                "sub-folders, or no curves yet; see the warnings above); pass the --out folder of "
+                                "python -m experiments.train, or a folder of such folders")
+    return runs
 
 
 # ----- masking, smoothing, intervals ----------------------------------------------------------------------
@@ -136,11 +235,16 @@ def is_episode_metric(name: str) -> bool:
 def masked_values(run: Run, metric: str, fill: Fill = "carry") -> np.ndarray:
     """(seeds, num_updates) values of `metric`, updates without a finished episode masked (module docstring).
 
+    `eval/<name>`: the (healthy seeds, evaluations) values of eval_curve.npz, never masked.
     Raises ValueError listing the available metrics when `metric` is not in the run.
     """
+    if is_eval_metric(metric):
+        return run.eval_per_seed[eval_name(run, metric)].copy()
     if metric not in run.per_seed:
         names = ", ".join(sorted(run.per_seed))
-        raise ValueError(f"unknown metric {metric!r} in {run.path}; available metrics: {names}")
+        evals = (f"; evaluation curves: {', '.join(EVAL_PREFIX + k for k in sorted(run.eval_per_seed))}"
+                 if run.eval_per_seed else "")
+        raise ValueError(f"unknown metric {metric!r} in {run.path}; available metrics: {names}{evals}")
     values = run.per_seed[metric].copy()
     if not is_episode_metric(metric) or "episodes" not in run.per_seed:
         return values
@@ -220,12 +324,22 @@ class FinalValue:
     mean: float
     ci_low: float
     ci_high: float
-    per_seed: np.ndarray  # each seed's average over the window (NaN for seeds left out)
+    per_seed: np.ndarray  # each healthy seed's average over the window (NaN for seeds left out)
+    total_seeds: int = 0  # all seeds of the run, diverged ones included (0: not known)
+    diverged: int = 0  # seeds left out because they diverged in training
+
+    @property
+    def seeds_text(self) -> str:
+        """The table's seeds cell: '3', or '3 of 4 (1 diverged)' when diverged seeds were left out."""
+        if not self.diverged:
+            return str(self.seeds)
+        return f"{self.seeds} of {self.total_seeds} ({self.diverged} diverged)"
 
 
 def final_value(run: Run, metric: str, label: str, fill: Fill = "carry", last_fraction: float = 0.1,
                 resamples: int = 2000) -> FinalValue:
-    """Mean over seeds of each seed's mean over the last `last_fraction` of updates (masked, unsmoothed)."""
+    """Mean over healthy seeds of each seed's mean over the last `last_fraction` of updates (masked, unsmoothed);
+    for `eval/` metrics, of the evaluations. Diverged seeds are not in `run` and are counted in `diverged`."""
     values = masked_values(run, metric, fill)
     k = max(1, math.ceil(last_fraction * values.shape[1]))
     window = values[:, -k:]
@@ -235,7 +349,8 @@ def final_value(run: Run, metric: str, label: str, fill: Fill = "carry", last_fr
     mean, low, high = bootstrap_ci(per_seed, resamples)
     return FinalValue(label=label, env=run.env, algo=run.algo, metric=metric,
                       seeds=int(np.sum(~np.isnan(per_seed))), last_updates=k, mean=float(mean),
-                      ci_low=float(low), ci_high=float(high), per_seed=per_seed)
+                      ci_low=float(low), ci_high=float(high), per_seed=per_seed, total_seeds=run.seeds,
+                      diverged=run.num_diverged)
 
 
 # ----- drawing --------------------------------------------------------------------------------------------
@@ -289,7 +404,7 @@ def plot_curves(run_dirs: Sequence[Path | str], out: Path | str = "curves.png", 
     import matplotlib.pyplot as plt
     from matplotlib.ticker import EngFormatter
 
-    runs = [load_run(p) for p in expand_run_dirs(run_dirs)]
+    runs = load_runs(run_dirs)
     for run in runs:  # fail on a bad metric before drawing anything
         masked_values(run, metric, fill)
     if labels is not None and len(labels) != len(runs):
@@ -322,8 +437,10 @@ def plot_curves(run_dirs: Sequence[Path | str], out: Path | str = "curves.png", 
             values = smooth(masked_values(r, metric, fill), smooth_window)
             mean, low, high = bootstrap_ci(values, resamples)
             color = colors(series_keys.index(r.algo if panels_by == "env" else lab) % colors.N)
-            ax.plot(r.x, mean, color=color, label=lab, lw=1.6)
-            ax.fill_between(r.x, low, high, color=color, alpha=0.2, lw=0)
+            x = r.x_for(metric)
+            ax.plot(x, mean, color=color, label=lab, lw=1.6, marker="o" if is_eval_metric(metric) else None,
+                    ms=3)
+            ax.fill_between(x, low, high, color=color, alpha=0.2, lw=0)
         for i, (value, text) in enumerate(hl):
             ax.axhline(value, color="0.3", ls=("--", ":", "-.")[i % 3], lw=1.0, label=text or None)
         ax.set_xlabel("env steps per seed")
@@ -332,8 +449,10 @@ def plot_curves(run_dirs: Sequence[Path | str], out: Path | str = "curves.png", 
         if panels_by != "none":
             ax.set_title(f"{key}: {_title([r for r, _ in panel_runs]).split(': ', 1)[1]}", fontsize=9)
         ax.legend(fontsize=8, frameon=False)
-    axes[0].set_ylabel(metric + (f" (moving average of {smooth_window} updates)" if smooth_window > 1 else ""))
-    band = f"mean over seeds, 95% bootstrap CI; fill={fill}"
+    unit = "evaluations" if is_eval_metric(metric) else "updates"
+    ylabel = (f"{metric} (decentralised greedy evaluation)" if is_eval_metric(metric) else metric)
+    axes[0].set_ylabel(ylabel + (f" (moving average of {smooth_window} {unit})" if smooth_window > 1 else ""))
+    band = "mean over seeds, 95% bootstrap CI" + ("" if is_eval_metric(metric) else f"; fill={fill}")
     if panels_by == "none":
         axes[0].set_title(f"{title or _title(runs)}\n{band}", fontsize=10)
     else:
@@ -352,11 +471,14 @@ def plot_curves(run_dirs: Sequence[Path | str], out: Path | str = "curves.png", 
 
 
 def format_table(rows: Sequence[FinalValue]) -> str:
-    """Plain-text final-value table: mean over seeds [95% bootstrap CI] of the last updates."""
+    """Plain-text final-value table: mean over seeds [95% bootstrap CI] of the last updates (or evaluations).
+
+    The seeds column counts the seeds averaged, and the diverged seeds left out: '3 of 4 (1 diverged)'."""
     if not rows:
         return ""
-    head = ("run", "env", "seeds", "last updates", f"final {rows[0].metric}", "95% CI")
-    body = [(r.label, r.env, str(r.seeds), str(r.last_updates), f"{r.mean:.3f}",
+    last = "last evaluations" if is_eval_metric(rows[0].metric) else "last updates"
+    head = ("run", "env", "seeds", last, f"final {rows[0].metric}", "95% CI")
+    body = [(r.label, r.env, r.seeds_text, str(r.last_updates), f"{r.mean:.3f}",
              f"[{r.ci_low:.3f}, {r.ci_high:.3f}]") for r in rows]
     widths = [max(len(row[i]) for row in (head, *body)) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
@@ -375,9 +497,11 @@ class Args:
     out: Path = Path("curves.png")
     """Output PNG."""
     metric: str = "episode_return"
-    """Metric of metrics.npz to plot, e.g. episode_return, episode_won, episode_success, entropy."""
+    """Metric of metrics.npz to plot, e.g. episode_return, episode_won, episode_success, entropy; or eval/<name>
+    for the greedy evaluation curve of eval_curve.npz (runs trained with --eval-every), e.g. eval/return, eval/won."""
     smooth: int = 1
-    """Trailing moving-average window in updates, applied per seed before the seed mean (1 = none)."""
+    """Trailing moving-average window in updates (evaluations for eval/ metrics), per seed before the seed mean
+    (1 = none)."""
     labels: tuple[str, ...] | None = None
     """One legend label per run, in order (default: algo, or 'algo env' when several envs share a panel)."""
     panels_by: PanelsBy = "none"

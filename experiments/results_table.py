@@ -3,49 +3,74 @@
     python -m experiments.results_table runs/pp1m/*
     python -m experiments.results_table runs/pp1m --metrics return captured miscoordinations length
 
-Each argument is a folder written by `python -m experiments.train` (a folder without `summary.json` stands
-for its sub-folders that have one). Per run, in a markdown table:
+Each argument is a folder written by `python -m experiments.train`, read through `agentmixer_jax.run_record`
+(a folder without `summary.json` stands for its sub-folders that have one: `run_record.find_runs`). Folders
+without a summary (an empty folder, a run that died before writing one) are skipped with a warning on
+stderr, and so are runs whose status is `running` (no final evaluation yet) or `failed` (the warning gives
+the error). `interrupted` and `diverged` runs are shown: then a `status` column says e.g.
+`interrupted (12/20 updates)` (only when some run is not `finished`); they have no final evaluation, so their
+greedy cells are `n/a`. Per run, in a markdown table:
 
-- the run folder's name, env, algo, seeds, env steps per seed;
-- for each evaluation metric (`--metrics`; default: every `<metric>_per_seed` list of `summary.json`'s
-  `eval`), the mean over seeds of the greedy decentralised evaluation with the half-width of a normal 95%
-  interval over seeds, written `mean ± half`;
+- the run folder's name, env, algo, seeds, env steps per seed (done so far);
+- for each evaluation metric (`--metrics`; default: the union of the runs' `<metric>_per_seed` lists of
+  `summary.json`'s `eval`, in first-seen order; `n/a` where a run lacks one), the mean over seeds of the
+  greedy decentralised evaluation with the half-width of a normal 95% interval over seeds, `mean ± half`;
 - `sampled <metric>`: the same statistic when the individual policies *sample* their actions instead of
   taking their modes, read from the folder's `playback.json` (written by `python -m experiments.playback`);
   `n/a` where the folder has none; `--playback-greedy` adds statistics of playback's greedy execution
   that the final evaluation does not have, such as `reward_per_step`;
-- `training return`: the mean over seeds of each seed's `episode_return` over the last 10% of updates,
-  with its percentile-bootstrap 95% interval (`experiments.plot_curves.final_value`): the stochastic
-  training-time (joint, for AgentMixer) policy;
+- `training return`: the mean over healthy seeds of each seed's `episode_return` over the last 10% of
+  updates, with its percentile-bootstrap 95% interval (`experiments.plot_curves.final_value`): the
+  stochastic training-time (joint, for AgentMixer) policy;
 - `env steps/s`: the run's training throughput as `summary.json` recorded it.
+
+Diverged and non-finite seeds. A seed whose parameters or losses went non-finite in training is marked in
+`diverged_per_seed` and its `eval` entries are null. No seed is dropped silently: the `seeds` cell counts
+all seeds and says how many diverged, e.g. `64 (3 diverged)`, and how many other seeds have a null or NaN
+entry in a shown evaluation metric, e.g. `64 (2 non-finite)`. Means and intervals are over the healthy
+seeds (neither diverged nor non-finite in that metric), except for the success metrics of SUCCESS_METRICS
+(`optimal`, `success_rate`, `win_rate`, `captured`, also with a prefix such as AIL's `expert_`). A diverged or
+non-finite seed never counts as a success: in the success columns it counts as 0 and the mean is the fraction
+over ALL seeds, so with 3 of 64 seeds diverged a column where every healthy seed succeeds reads 0.953, not 1.000.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import tyro
 
-from experiments.plot_curves import expand_run_dirs, final_value, load_run
+from agentmixer_jax.run_record import RunFolder, RunFolderError, find_runs
+from experiments.plot_curves import final_value, load_run
 from experiments.train import ci95
+
+# Evaluation metrics that score success per seed (higher is better, 1 = success): a diverged or non-finite seed
+# counts as a failure (0) in them.
+SUCCESS_METRICS = ("optimal", "success_rate", "win_rate", "captured")
+SHOWN_STATUSES = ("finished", "interrupted", "diverged")
 
 
 @dataclasses.dataclass
 class Args:
-    """Print a markdown table of finished runs: greedy and sampled decentralised evaluation, training return."""
+    """Print a markdown table of training runs: greedy and sampled decentralised evaluation, training return."""
 
     runs: tyro.conf.Positional[tuple[Path, ...]]
     """Run folders (or folders of run folders) written by python -m experiments.train."""
     metrics: tuple[str, ...] = ()
-    """Evaluation metrics to show (names without _per_seed); empty: all of the first run's."""
+    """Evaluation metrics to show (names without _per_seed); empty: every metric of any run."""
     sampled: tuple[str, ...] = ("return",)
     """Statistics to show from playback.json's sampled execution (when present)."""
     playback_greedy: tuple[str, ...] = ()
     """Statistics to show from playback.json's greedy execution, e.g. reward_per_step (when present)."""
+
+
+def warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
 
 
 def mean_ci(values: Sequence[float]) -> str:
@@ -57,51 +82,141 @@ def mean_ci(values: Sequence[float]) -> str:
     return f"{v.mean():.3f} ± {ci95(v):.3f}" if len(v) > 1 else f"{v.mean():.3f}"
 
 
-def run_row(path: Path, metrics: Sequence[str], sampled: Sequence[str], playback_greedy: Sequence[str] = ()
+def eval_metrics(summary: dict) -> list[str]:
+    """The evaluation metrics of a summary, in its order (names without _per_seed)."""
+    return [k.removesuffix("_per_seed") for k in summary.get("eval", {}) if k.endswith("_per_seed")]
+
+
+def is_success_metric(name: str) -> bool:
+    """A success score (SUCCESS_METRICS, possibly prefixed, e.g. `expert_success_rate`)."""
+    return any(name == m or name.endswith("_" + m) for m in SUCCESS_METRICS)
+
+
+def eval_cell(values: Sequence[float | None], diverged: np.ndarray, name: str) -> str:
+    """One greedy evaluation cell: healthy seeds' mean ± CI, or for success metrics the fraction over all seeds
+    with diverged and non-finite seeds counted as 0."""
+    v = np.asarray([np.nan if x is None else x for x in values], np.float64)
+    bad = diverged if len(diverged) == len(v) else np.zeros(len(v), bool)
+    if is_success_metric(name):
+        return mean_ci(np.where(bad | ~np.isfinite(v), 0.0, v))
+    return mean_ci(v[~bad])
+
+
+def seeds_cell(summary: dict, metrics: Sequence[str]) -> str:
+    """'64', '64 (3 diverged)', '64 (2 non-finite)' or '64 (3 diverged, 2 non-finite)'."""
+    seeds = int(summary["seeds"])
+    diverged = np.asarray(summary.get("diverged_per_seed") or [False] * seeds, bool)
+    ev = summary.get("eval", {})
+    non_finite = np.zeros(len(diverged), bool)
+    for m in metrics:
+        if f"{m}_per_seed" in ev:
+            v = np.asarray([np.nan if x is None else x for x in ev[f"{m}_per_seed"]], np.float64)
+            if len(v) == len(diverged):
+                non_finite |= ~np.isfinite(v)
+    notes = []
+    if diverged.any():
+        notes.append(f"{int(diverged.sum())} diverged")
+    if (non_finite & ~diverged).any():
+        notes.append(f"{int((non_finite & ~diverged).sum())} non-finite")
+    return f"{seeds} ({', '.join(notes)})" if notes else str(seeds)
+
+
+def training_return(folder: RunFolder) -> str:
+    """Mean [95% bootstrap CI] over healthy seeds of each seed's episode_return over the last 10% of updates."""
+    try:
+        run = load_run(folder)
+    except (FileNotFoundError, ValueError):  # no metrics.npz (yet), or no curves in it
+        return "n/a"
+    if "episode_return" not in run.per_seed or run.healthy_seeds == 0:
+        return "n/a"
+    fv = final_value(run, "episode_return", label=str(folder.path))
+    if not np.isfinite(fv.mean):
+        return "n/a"
+    return f"{fv.mean:.3f} [{fv.ci_low:.3f}, {fv.ci_high:.3f}]"
+
+
+def run_row(folder: RunFolder | Path | str, metrics: Sequence[str], sampled: Sequence[str],
+            playback_greedy: Sequence[str] = (), show_status: bool = False, summary: dict | None = None
             ) -> dict[str, str]:
-    """The table cells of one run folder: column name -> text."""
-    summary = json.loads((path / "summary.json").read_text())
-    ev = summary["eval"]
-    missing = [m for m in metrics if f"{m}_per_seed" not in ev]
-    if missing:
-        known = ", ".join(sorted(k.removesuffix("_per_seed") for k in ev if k.endswith("_per_seed")))
-        raise ValueError(f"{path}: no eval metric {missing} in summary.json; it has: {known}")
-    row = {"run": path.name, "env": summary["env"], "algo": summary["algo"], "seeds": str(summary["seeds"]),
-           "env steps / seed": f"{summary['env_steps_per_seed']:,}"}
-    row.update({f"greedy {m}": mean_ci(ev[f"{m}_per_seed"]) for m in metrics})
-    playback = path / "playback.json"
-    pb = json.loads(playback.read_text()) if playback.is_file() else {}
+    """The table cells of one run folder: column name -> text (`n/a` for a metric the run does not have)."""
+    folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
+    summary = folder.read_summary() if summary is None else summary
+    ev = summary.get("eval", {})
+    seeds = int(summary["seeds"])
+    diverged = np.asarray(summary.get("diverged_per_seed") or [False] * seeds, bool)
+    row = {"run": folder.path.name, "env": summary["env"], "algo": summary["algo"]}
+    if show_status:
+        status = summary["status"]
+        if status != "finished" and "updates_done" in summary and "num_updates" in summary:
+            status += f" ({summary['updates_done']}/{summary['num_updates']} updates)"
+        row["status"] = status
+    row["seeds"] = seeds_cell(summary, metrics)
+    row["env steps / seed"] = f"{summary['env_steps_per_seed']:,}" if "env_steps_per_seed" in summary else "n/a"
+    row.update({f"greedy {m}": eval_cell(ev[f"{m}_per_seed"], diverged, m) if f"{m}_per_seed" in ev else "n/a"
+                for m in metrics})
+    pb = json.loads(folder.playback_path.read_text()) if folder.playback_path.is_file() else {}
     for mode, names in (("greedy", playback_greedy), ("sampled", sampled)):
         stats = pb.get(mode, {})
         row.update({f"{mode} {m}": mean_ci(stats[m]) if m in stats else "n/a" for m in names})
-    run = load_run(path)
-    if "episode_return" in run.per_seed:
-        fv = final_value(run, "episode_return", label=str(path))
-        row["training return"] = f"{fv.mean:.3f} [{fv.ci_low:.3f}, {fv.ci_high:.3f}]"
-    else:
-        row["training return"] = "n/a"
+    row["training return"] = training_return(folder)
     row["env steps/s"] = f"{summary['steps_per_second']:,.0f}" if "steps_per_second" in summary else "n/a"
     return row
 
 
 def format_markdown(rows: Sequence[dict[str, str]]) -> str:
-    columns = list(rows[0])
+    columns = list(dict.fromkeys(c for r in rows for c in r))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(r.get(c, "n/a") for c in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 
+def shown_runs(paths: Sequence[Path | str], warn=warn) -> list[tuple[RunFolder, dict]]:
+    """(folder, summary) of the runs to show; the others are skipped with a warning (module docstring)."""
+    out = []
+    for folder in find_runs(paths, warn=warn):
+        try:
+            summary = folder.read_summary()
+        except RunFolderError as err:
+            warn(f"skipping {folder.path}: {err}")
+            continue
+        status = summary.get("status", "finished")
+        if status == "running":
+            warn(f"skipping {folder.path}: status running ({summary.get('updates_done', '?')}/"
+                 f"{summary.get('num_updates', '?')} updates; still training, or killed without recording its end: "
+                 f"python -m experiments.train --resume {folder.path} continues it from its last checkpoint)")
+        elif status == "failed":
+            warn(f"skipping {folder.path}: status failed ({summary.get('error', 'no error recorded')})")
+        elif status not in SHOWN_STATUSES:
+            warn(f"skipping {folder.path}: unknown status {status!r}")
+        else:
+            out.append((folder, summary))
+    return out
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, str]]:
     args = tyro.cli(Args, args=argv)
-    paths = expand_run_dirs(args.runs)
-    metrics = args.metrics
-    if not metrics:
-        ev = json.loads((paths[0] / "summary.json").read_text())["eval"]
-        metrics = tuple(k.removesuffix("_per_seed") for k in ev if k.endswith("_per_seed"))
-    rows = [run_row(p, metrics, args.sampled, args.playback_greedy) for p in paths]
+    runs = shown_runs(args.runs)
+    if not runs:
+        raise ValueError(f"no run to show among {', '.join(map(str, args.runs))} (see the warnings above)")
+    known = list(dict.fromkeys(m for _, s in runs for m in eval_metrics(s)))
+    metrics = args.metrics or tuple(known)
+    missing = [m for m in metrics if m not in known]
+    if missing:
+        raise ValueError(f"no eval metric {missing} in the summary.json of any run; they have: "
+                         f"{', '.join(sorted(known)) or 'none'}")
+    show_status = any(s["status"] != "finished" for _, s in runs)
+    rows = [run_row(f, metrics, args.sampled, args.playback_greedy, show_status, summary=s) for f, s in runs]
     print(format_markdown(rows))
     return rows
 
 
+def cli(argv: list[str] | None = None) -> None:
+    try:
+        main(argv)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
+
+
 if __name__ == "__main__":
-    main()
+    cli()
