@@ -1,0 +1,200 @@
+"""Training throughput of this tree against an older commit, side by side in one run (BENCHMARKS.md).
+
+    python -m experiments.bench_trainer --old 375acc8 --record
+    python -m experiments.bench_trainer --old 375acc8 --tasks predator_prey_p1 --algos mappo --updates 10 --seeds 8
+
+For each task x algorithm it runs, one after another, in separate processes on the same machine:
+- `new`: this tree, driven the way `experiments.train` drives it: `Seeds.init`, then chunks of `log_interval`
+  updates (one compiled call each, metrics and the finite flags fetched to the host after each), then the greedy
+  evaluation;
+- `old`: the commit `--old` (checked out into a temporary git worktree), its one-closure `make_train` compiled
+  once with a progress reporter, as its CLI ran it (one host callback every `log_interval` updates);
+- `old, default XLA flags`: the same old code without the XLA CPU flag that `agentmixer_jax` now sets (the part
+  of the change that is not the chunked loop; omitted with `--no-flag-variant`).
+Each process compiles first (not timed), then times `--repeats` whole runs (init, every update, evaluation) and
+reports the median env steps/s over all seeds. The ratio new / old is the redesign's cost: >= 0.98 means no
+slowdown from the chunked loop. Same preset, batch, seeds and updates for every variant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import tyro
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE_SECTION = "## Trainer redesign: chunked loop against the one-closure runner"
+TABLE_HEADER = ["date", "machine", "task", "algo", "seeds x envs x steps x updates", "new env steps/s",
+                "old env steps/s", "new / old", "old, default XLA flags", "command"]
+
+
+@dataclasses.dataclass
+class Args:
+    """Time this tree's training loop against an older commit's on the same tasks and batch."""
+
+    old: str = "375acc8"
+    """Commit (or ref) of the older code: the last commit of the one-closure runner by default."""
+    tasks: tuple[str, ...] = ("predator_prey_p1", "ant_4x2")
+    """Tasks to time (presets from experiments/presets.py)."""
+    algos: tuple[str, ...] = ("mappo", "agentmixer")
+    """Algorithms to time."""
+    seeds: int = 8
+    """Seeds, vmapped."""
+    updates: int = 0
+    """Updates per timed run (0: 20 on grid tasks, 2 on MaMuJoCo)."""
+    num_envs: int = 0
+    """Parallel environments per seed (0: the preset's; MaMuJoCo: 64)."""
+    repeats: int = 3
+    """Timed runs per variant (after one compile); the median is reported."""
+    flag_variant: bool = True
+    """Also time the old code without the XLA CPU flag agentmixer_jax sets."""
+    record: bool = False
+    """Append the rows to BENCHMARKS.md."""
+    json: Path | None = None
+    """Write every measurement to this JSON file."""
+
+
+def _sizes(args: Args, task: str) -> tuple[int, int]:
+    mujoco = task.split("_")[0] in ("ant", "halfcheetah", "hopper", "walker2d", "humanoid", "humanoidstandup",
+                                    "reacher")
+    updates = args.updates or (2 if mujoco else 20)
+    num_envs = args.num_envs or (64 if mujoco else 0)
+    return updates, num_envs
+
+
+# ----- one measurement, in its own process (run with PYTHONPATH pointing at the tree to measure) ---------------
+def measure(task: str, algo: str, seeds: int, updates: int, num_envs: int, repeats: int) -> dict:
+    import jax
+    import numpy as np
+
+    import envs
+    from experiments.benchmarks_md import device_name  # noqa: I001 (the measured tree's experiments package)
+    from experiments.presets import env_kwargs, preset
+
+    cfg, hp = preset(task, algo)
+    if num_envs:
+        cfg = dataclasses.replace(cfg, num_envs=num_envs)
+    cfg = dataclasses.replace(cfg, total_env_steps=cfg.batch_size * updates, log_every=0)
+    env = envs.make(task, **env_kwargs(task))
+    hp = hp.as_floats()
+    try:
+        from agentmixer_jax.trainer import Seeds, Trainer
+    except ImportError:  # the one-closure runner
+        Seeds = None
+    if Seeds is not None:
+        seeds_prog = Seeds(Trainer(env, cfg), seeds)
+        chunk = min(cfg.log_interval, cfg.num_updates)
+        chunks = [chunk] * (cfg.num_updates // chunk) + ([cfg.num_updates % chunk] if cfg.num_updates % chunk else [])
+        seeds_prog.compile(hp, tuple(dict.fromkeys(chunks)))
+
+        def whole_run():
+            state = seeds_prog.init(seeds_prog.keys(0), hp)
+            for n in chunks:
+                state, metrics, finite = seeds_prog.run(state, n)
+                jax.device_get((metrics, finite))
+            return jax.device_get(seeds_prog.evaluate(state))
+    else:
+        from agentmixer_jax.runner import make_train
+
+        train = make_train(env, cfg, reporter=lambda update, metrics: None)
+        keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(0), i))(np.arange(seeds))
+        compiled = jax.jit(jax.vmap(train, in_axes=(0, None))).lower(keys, hp).compile()
+
+        def whole_run():
+            return jax.device_get(compiled(keys, hp).eval)
+
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        whole_run()
+        times.append(time.perf_counter() - t0)
+    steps = seeds * cfg.num_updates * cfg.batch_size
+    return {"task": task, "algo": algo, "seeds": seeds, "num_envs": cfg.num_envs, "num_steps": cfg.num_steps,
+            "updates": cfg.num_updates, "env_steps": steps, "times": times,
+            "sps": steps / statistics.median(times), "device": device_name()}
+
+
+def _run_variant(tree: Path, xla_flags: str | None, task: str, algo: str, seeds: int, updates: int, num_envs: int,
+                 repeats: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "AGENTMIXER_JAX_KEEP_XLA_FLAGS")}
+    env["PYTHONPATH"] = str(tree)
+    if xla_flags is None:
+        env["AGENTMIXER_JAX_KEEP_XLA_FLAGS"] = "1"  # the new package must not add its flag either
+    else:
+        env["XLA_FLAGS"] = xla_flags
+    code = (f"import json, sys; sys.path.insert(0, {str(tree)!r}); import agentmixer_jax; "
+            f"from experiments.bench_trainer import measure; "
+            f"print('RESULT' + json.dumps(measure({task!r}, {algo!r}, {seeds}, {updates}, {num_envs}, {repeats})))")
+    bench = ROOT / "experiments" / "bench_trainer.py"
+    code = code.replace("from experiments.bench_trainer import measure",
+                        f"import importlib.util as u; s = u.spec_from_file_location('b', {str(bench)!r}); "
+                        "m = u.module_from_spec(s); s.loader.exec_module(m); measure = m.measure")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"measurement in {tree} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1].removeprefix("RESULT"))
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = tyro.cli(Args, args=argv)
+    from agentmixer_jax import XLA_CPU_FLAG
+
+    with tempfile.TemporaryDirectory() as tmp:
+        old_tree = Path(tmp) / "old"
+        subprocess.run(["git", "worktree", "add", "--detach", str(old_tree), args.old], cwd=ROOT, check=True,
+                       capture_output=True)
+        try:
+            rows = []
+            for task in args.tasks:
+                updates, num_envs = _sizes(args, task)
+                for algo in args.algos:
+                    run = lambda tree, flags: _run_variant(tree, flags, task, algo, args.seeds, updates, num_envs,
+                                                           args.repeats)
+                    row = {"new": run(ROOT, XLA_CPU_FLAG), "old": run(old_tree, XLA_CPU_FLAG)}
+                    if args.flag_variant:
+                        row["old_default_flags"] = run(old_tree, None)
+                    row["ratio"] = row["new"]["sps"] / row["old"]["sps"]
+                    rows.append(row)
+                    _print_row(row)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(old_tree)], cwd=ROOT, capture_output=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    if args.record:
+        from experiments.benchmarks_md import insert_rows
+
+        path = ROOT / "BENCHMARKS.md"
+        path.write_text(insert_rows(path.read_text(), TABLE_SECTION, TABLE_HEADER, [_markdown(r, args) for r in rows]))
+    return rows
+
+
+def _print_row(row: dict) -> None:
+    n, o = row["new"], row["old"]
+    extra = f", old with default XLA flags {row['old_default_flags']['sps']:,.0f}" if "old_default_flags" in row else ""
+    print(f"{n['task']} {n['algo']}: new {n['sps']:,.0f} env steps/s, old {o['sps']:,.0f} "
+          f"(new / old {row['ratio']:.3f}){extra}", flush=True)
+
+
+def _markdown(row: dict, args: Args) -> str:
+    import datetime as dt
+
+    n, o = row["new"], row["old"]
+    flags = f"{row['old_default_flags']['sps']:,.0f}" if "old_default_flags" in row else "-"
+    cmd = (f"`python -m experiments.bench_trainer --old {args.old} --tasks {n['task']} --algos {n['algo']} "
+           f"--seeds {args.seeds}`")
+    return (f"| {dt.date.today().isoformat()} | {n['device']} | {n['task']} | {n['algo']} | {n['seeds']} x "
+            f"{n['num_envs']} x {n['num_steps']} x {n['updates']} | {n['sps']:,.0f} | {o['sps']:,.0f} | "
+            f"{row['ratio']:.3f} | {flags} | {cmd} |")
+
+
+if __name__ == "__main__":
+    main()
