@@ -17,6 +17,7 @@ continue, so a run checkpointed between chunks and resumed ends bitwise identica
 from __future__ import annotations
 
 import concurrent.futures
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+import agentmixer_jax
 from agentmixer_jax import registry
 from agentmixer_jax.acting import Acting, wrap
 from agentmixer_jax.config import HParams, TrainConfig
@@ -162,6 +164,10 @@ class Seeds:
         self.trainer = trainer
         self.num_seeds = num_seeds
         self.devices = seed_devices(num_seeds, devices)
+        if self.devices[0].platform == "cpu" and not agentmixer_jax.CPU_FLAGS_ACTIVE:
+            warnings.warn("JAX's CPU backend started before agentmixer_jax was imported, so its XLA flag is not in "
+                          "force: a seed's result may depend on how many seeds run beside it. Import agentmixer_jax "
+                          "before creating any JAX array.", stacklevel=2)
         self.mesh = Mesh(np.array(self.devices), ("seed",))
         self.sharded = NamedSharding(self.mesh, PartitionSpec("seed"))
         donate = () if self.devices[0].platform == "cpu" else (0,)  # CPU buffers cannot be donated

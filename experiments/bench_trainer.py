@@ -130,13 +130,17 @@ def _run_variant(tree: Path, xla_flags: str | None, task: str, algo: str, seeds:
         env["AGENTMIXER_JAX_KEEP_XLA_FLAGS"] = "1"  # the new package must not add its flag either
     else:
         env["XLA_FLAGS"] = xla_flags
-    code = (f"import json, sys; sys.path.insert(0, {str(tree)!r}); import agentmixer_jax; "
+    # The tree's own packages only: drop the editable install's finder, which maps agentmixer_jax / envs /
+    # experiments to this checkout (and would mix it into an older tree's namespace package).
+    unhook = ("sys.meta_path[:] = [f for f in sys.meta_path if 'Editable' not in getattr(f, '__name__', '')]; "
+              "sys.path[:] = [p for p in sys.path if '__editable__' not in p]; ")
+    code = (f"import json, sys; {unhook}sys.path.insert(0, {str(tree)!r}); import agentmixer_jax; "
             f"from experiments.bench_trainer import measure; "
             f"print('RESULT' + json.dumps(measure({task!r}, {algo!r}, {seeds}, {updates}, {num_envs}, {repeats})))")
     bench = ROOT / "experiments" / "bench_trainer.py"
     code = code.replace("from experiments.bench_trainer import measure",
                         f"import importlib.util as u; s = u.spec_from_file_location('b', {str(bench)!r}); "
-                        "m = u.module_from_spec(s); s.loader.exec_module(m); measure = m.measure")
+                        "m = u.module_from_spec(s); sys.modules['b'] = m; s.loader.exec_module(m); measure = m.measure")
     proc = subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     if proc.returncode or not lines:
