@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -188,48 +187,16 @@ def test_expert_beats_conventions(env):
     assert bool(jnp.all(s_top == (j_top == 0)))  # a jammed pair never recovers
 
 
-# ---- determinism, tracing, smoke ------------------------------------------------------------------
+# ---- random episodes (shapes, finiteness, determinism, retracing: tests/test_env_contract.py) -----------
 
 
-def test_determinism_and_no_retracing(env):
-    params = env.default_params()
-
-    @jax.jit
-    @chex.assert_max_traces(n=1)
-    def roll(key, params):
-        state, ts = env.reset(key, params)
-
-        def body(state, k):
-            k_act, k_step = jax.random.split(k)
-            action = jax.random.randint(k_act, (2,), 0, 5)
-            state, ts = env.step(k_step, state, action, params)
-            return state, (ts.obs, ts.reward, ts.state)
-
-        return jax.lax.scan(body, state, jax.random.split(key, 20))[1]
-
-    a, b = roll(KEY, params), roll(KEY, params)
-    chex.assert_trees_all_equal(a, b)
-    c = roll(jax.random.PRNGKey(1), params.replace(jam_penalty=jnp.float32(-0.5)))
-    assert not np.array_equal(a[2], c[2])
-
-
-def test_random_policy_smoke_wrapped():
+def test_random_policy_never_ends_in_water():
     env = envs.make_wrapped("bridge")
     params = env.default_params()
-    spec = env.spec(params)
     num_envs, steps = 64, 60  # past the 25-step limit: auto-reset happens
 
     ts = random_rollout(env, params, KEY, num_envs, steps)
-    assert ts.obs.shape == (steps, num_envs, 2, spec.obs_dim)
-    assert ts.state.shape == (steps, num_envs, spec.state_dim)
-    assert ts.reward.shape == (steps, num_envs, 2) and ts.truncated.shape == (steps, num_envs)
-    for leaf in jax.tree.leaves(ts):
-        if jnp.issubdtype(leaf.dtype, jnp.floating):
-            assert bool(jnp.all(jnp.isfinite(leaf)))
-    done = np.asarray(ts.info["episode_done"])
-    assert done.sum() >= num_envs
-    lengths = np.asarray(ts.info["episode"]["length"])[done]
-    assert (lengths >= 1).all() and (lengths <= 25).all()
+    assert np.asarray(ts.info["episode_done"]).sum() >= num_envs
     # The final state of an episode never has an agent standing in water.
     final = np.asarray(ts.info["final_state"])
     cols = np.round(final[..., [1, 3]] * 6)

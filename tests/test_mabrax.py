@@ -2,7 +2,8 @@
 
 Fast tests build Brax robots without stepping them (MJCF loading only) and compile a single task
 (an Ant with an uneven custom partition, positional backend) shared by a module-scoped fixture.
-Heavier checks (Humanoid stepping, every registered task, mjx) are marked slow.
+Heavier checks (Humanoid stepping, mjx) are marked slow. The API contract of every registered task (shapes,
+dtypes, retracing; random wrapped episodes) is in tests/test_env_contract.py.
 """
 
 from __future__ import annotations
@@ -405,28 +406,6 @@ def test_humanoid_9_8_steps_like_brax():
     np.testing.assert_array_equal(new.pipeline.pipeline_state.q, ref.pipeline_state.q)
     np.testing.assert_array_equal(new_junk.pipeline.pipeline_state.q, ref.pipeline_state.q)
     np.testing.assert_array_equal(ts.state, ref.obs)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("task", REQUIRED)
-def test_every_task_runs_wrapped(task):
-    env = envs.make_wrapped(task)
-    params = env.default_params()
-    spec = env.spec(params)
-
-    def rollout(key):
-        state, ts = env.reset(key, params)
-
-        def body(s, k):
-            a = jax.random.uniform(k, spec.action_shape(), minval=-1, maxval=1)
-            s, ts = env.step(k, s, a, params)
-            return s, (ts.obs, ts.reward)
-
-        return jax.lax.scan(body, state, jax.random.split(key, 5))[1]
-
-    obs, rew = jax.jit(rollout)(jax.random.PRNGKey(0))
-    assert obs.shape == (5, spec.num_agents, spec.obs_dim) and bool(jnp.all(jnp.isfinite(obs)))
-    assert rew.shape == (5, spec.num_agents)
 
 
 @pytest.mark.slow

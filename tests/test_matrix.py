@@ -1,4 +1,7 @@
-"""Matrix games (envs/matrix.py): exact payoff / CE tools on hand-computed cases and env conformance."""
+"""Matrix games (envs/matrix.py): exact payoff / CE tools on hand-computed cases and the env's behaviour.
+
+Shapes, dtypes, retracing and determinism of every registered task: tests/test_env_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -273,30 +276,6 @@ def test_constant_obs_with_time_in_repeated_game():
     state, ts = env.step(jax.random.key(0), state, jnp.array([1, 1]), params)
     np.testing.assert_allclose(ts.obs, [[1.0, 0.5]] * 2)
     assert not bool(ts.terminated)
-
-
-def test_jitted_reset_and_step_trace_once():
-    env = climbing(episode_length=2, obs_mode="last_action")
-    params = env.default_params()
-
-    @jax.jit
-    @chex.assert_max_traces(n=1)
-    def reset(key, params):
-        return env.reset(key, params)
-
-    @jax.jit
-    @chex.assert_max_traces(n=1)
-    def step(key, state, action, params):
-        return env.step(key, state, action, params)
-
-    state, _ = reset(jax.random.key(0), params)
-    reset(jax.random.key(1), params)
-    state, ts1 = step(jax.random.key(2), state, jnp.array([0, 1], jnp.int32), params)
-    _, ts2 = step(jax.random.key(3), state, jnp.array([2, 2], jnp.int32), params)
-    np.testing.assert_allclose(ts1.reward, [-30.0] * 2)
-    np.testing.assert_allclose(ts2.reward, [5.0] * 2)
-    # Different payoff values in params do not retrace either.
-    step(jax.random.key(4), state, jnp.array([0, 0], jnp.int32), params.replace(payoffs=-params.payoffs))
 
 
 def test_params_vmap_over_payoffs():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -230,61 +229,17 @@ def test_multi_prey_episode_ends_only_when_all_caught():
     assert bool(ts.terminated) and float(ts.reward[0]) == pytest.approx(2 * 5.0 - 0.01)
 
 
-# ---- determinism, tracing, smoke ------------------------------------------------------------------
+# ---- random episodes (shapes, finiteness, determinism, retracing: tests/test_env_contract.py) -----------
 
 
-def _rollout(env, params, key, steps):
-    def body(carry, k):
-        state = carry
-        k_act, k_step = jax.random.split(k)
-        action = jax.random.randint(k_act, (env.num_agents,), 0, 5)
-        state, ts = env.step(k_step, state, action, params)
-        return state, (ts.obs, ts.reward, state.prey_pos)
-
-    k0, k1 = jax.random.split(key)
-    state, _ = env.reset(k0, params)
-    return jax.lax.scan(body, state, jax.random.split(k1, steps))[1]
-
-
-def test_determinism(env):
-    params = env.default_params()
-    roll = jax.jit(lambda k: _rollout(env, params, k, 30))
-    a, b, c = roll(KEY), roll(KEY), roll(jax.random.PRNGKey(1))
-    chex.assert_trees_all_equal(a, b)
-    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
-
-
-def test_no_retracing(env):
-    params = env.default_params()
-
-    @jax.jit
-    @chex.assert_max_traces(n=1)
-    def f(key, state, action, params):
-        return env.step(key, state, action, params)
-
-    s, _ = env.reset(KEY, params)
-    s, _ = f(KEY, s, _act(0, 1), params)
-    s, _ = f(jax.random.PRNGKey(3), s, _act(3, 4), params.replace(penalty=jnp.float32(-1.5)))
-
-
-def test_random_policy_smoke_wrapped():
+def test_random_policy_observations_and_captured_in_range():
     env = envs.make_wrapped("predator_prey")
     params = env.default_params()
-    spec = env.spec(params)
     num_envs, steps = 64, 120  # past the 100-step limit: auto-reset happens
 
     ts = random_rollout(env, params, KEY, num_envs, steps)
-    assert ts.obs.shape == (steps, num_envs, 2, spec.obs_dim)
-    assert ts.state.shape == (steps, num_envs, spec.state_dim)
-    assert ts.reward.shape == (steps, num_envs, 2) and ts.terminated.shape == (steps, num_envs)
-    assert ts.obs.dtype == jnp.float32 and ts.action_mask.dtype == jnp.bool_
-    for leaf in jax.tree.leaves(ts):
-        if jnp.issubdtype(leaf.dtype, jnp.floating):
-            assert bool(jnp.all(jnp.isfinite(leaf)))
     assert bool(jnp.all((ts.obs >= 0) & (ts.obs <= 1)))
     done = np.asarray(ts.info["episode_done"])
     assert done.sum() >= num_envs  # every env finished at least one episode (truncation at 100)
-    lengths = np.asarray(ts.info["episode"]["length"])[done]
-    assert (lengths >= 1).all() and (lengths <= 100).all()
     captured = np.asarray(ts.info["episode"]["captured"])[done]
     assert ((captured >= 0) & (captured <= 1)).all()

@@ -1,11 +1,11 @@
 """Tests of the SMACv2 stand-in (envs/smaxv2): hand-built battles for the mechanics, statistics of the
-scenario generator, API contract, determinism, retracing, and a difficulty sanity check."""
+scenario generator, and a difficulty sanity check (the API contract of every scenario, with determinism and
+retracing: tests/test_env_contract.py)."""
 
 from __future__ import annotations
 
 import functools
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -324,17 +324,7 @@ def test_params_are_vmappable(params):
     assert bool(state.reflect[1])
 
 
-# --- API contract, determinism, retracing ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def env5():
-    return envs.make("protoss_5v5")
-
-
-@pytest.fixture(scope="module")
-def jitted5(env5):
-    return jax.jit(env5.reset), jax.jit(env5.step)
+# --- registry, widths (shapes, dtypes, determinism, retracing, time limit: tests/test_env_contract.py) ---
 
 
 def test_registry_and_widths():
@@ -353,58 +343,11 @@ def test_registry_and_widths():
     assert envs.make("smaxv2", race="zerg", n_allies=2, n_enemies=3).name == "zerg_2v3"
 
 
-def test_contract_shapes_and_dtypes(env5, jitted5, params):
-    reset, step = jitted5
-    spec = env5.spec(params)
-    state, ts = reset(jax.random.PRNGKey(0), params)
-    chex.assert_shape(ts.obs, (5, spec.obs_dim))
-    chex.assert_shape(ts.state, (spec.state_dim,))
-    chex.assert_shape(ts.action_mask, (5, spec.action_space.num_actions))
-    assert ts.obs.dtype == jnp.float32 and ts.state.dtype == jnp.float32
-    assert ts.action_mask.dtype == jnp.bool_ and ts.reward.dtype == jnp.float32
-    assert ts.terminated.shape == () and ts.truncated.shape == ()
-    assert ts.info["won"].dtype == jnp.bool_
-    action = env5.focus_fire_action(state, params)
-    assert action.dtype == jnp.int32
-    state2, ts2 = step(jax.random.PRNGKey(1), state, action, params)
-    assert jax.tree.structure(ts2) == jax.tree.structure(ts)
-    # wrapped as the trainers use it
-    wrapped = envs.make_wrapped("protoss_5v5")
-    ws, wts = jax.jit(wrapped.reset)(jax.random.PRNGKey(0), params)
-    assert "episode" in wts.info
-
-
-def test_determinism_and_no_retracing(env5, params):
-    traced_step = chex.assert_max_traces(env5.step, n=1)
-    step = jax.jit(traced_step)
-    reset = jax.jit(env5.reset)
-
-    def run(seed, p):
-        state, ts = reset(jax.random.PRNGKey(seed), p)
-        out = []
-        for i in range(4):
-            a = jax.random.categorical(jax.random.PRNGKey(100 + i), jnp.where(ts.action_mask, 0.0, -jnp.inf))
-            state, ts = step(jax.random.PRNGKey(i), state, a.astype(jnp.int32), p)
-            out.append((ts.obs, ts.state, ts.reward))
-        return out
-
-    a, b = run(7, params), run(7, params)
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_array_equal(x, y)
-    c = run(
-        8, params.replace(p_reflect=jnp.float32(0.3), episode_limit=jnp.int32(50))
-    )  # new values, same trace
-    assert not np.array_equal(a[0][0], c[0][0])
-
-
-def test_time_limit_truncates(env5, jitted5, params):
-    reset, step = jitted5
-    short = params.replace(episode_limit=jnp.int32(3), p_reflect=jnp.float32(1.0))
-    state, ts = reset(jax.random.PRNGKey(5), short)
-    for t in range(3):
-        stop = jnp.where(state.units.alive[:5], STOP, NOOP).astype(jnp.int32)
-        state, ts = step(jax.random.PRNGKey(t), state, stop, short)
-        assert bool(ts.truncated) == (t == 2) and not bool(ts.terminated)
+def test_focus_fire_action_is_an_int32_joint_action(params):
+    env = envs.make("protoss_5v5")
+    state, _ = jax.eval_shape(env.reset, jax.random.PRNGKey(0), params)
+    action = jax.eval_shape(env.focus_fire_action, state, params)
+    assert action.shape == (5,) and action.dtype == jnp.int32
 
 
 # --- difficulty --------------------------------------------------------------------------------
