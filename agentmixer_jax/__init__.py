@@ -5,9 +5,10 @@ AGENTMIXER_JAX_KEEP_XLA_FLAGS is set: `--xla_cpu_experimental_ynn_fusion_type=` 
 library fusions. XLA offloads a reduction to YNNPACK only above a size threshold, so with them on, the same seed
 summed its gradients in a different order when run among 8 seeds than among 16, and its training drifted apart
 (the flag costs no speed in our benchmarks; BENCHMARKS.md). With it off, a seed's result does not depend on how
-many seeds run beside it (two or more per device; one seed alone compiles to a different program and agrees
-only to float rounding). The flag takes effect only if this package is imported before JAX starts its CPU
-backend, i.e. before the first array is made.
+many seeds run beside it, as long as each device runs four or more: with fewer, XLA vectorises some loops
+differently and a seed agrees only to float rounding, then drifts (measured on the 2-core x86_64 CPU of
+tests/test_trainer.py; wider vector units may need more). The flag takes effect only if this package is
+imported before JAX starts its CPU backend, i.e. before the first array is made.
 """
 
 import os

@@ -154,7 +154,8 @@ class Seeds:
     the same single-device program on its own seeds (dispatched asynchronously, so the devices work at once; the
     seeds never communicate). Deliberately not one SPMD program: XLA's multi-device pipeline optimises the program
     differently and a seed's floats would then depend on the device count; this way seed i's result is bitwise
-    the same on one CPU, eight GPUs or a TPU slice (with two or more seeds per device; agentmixer_jax/__init__.py).
+    the same whether the seeds share one device or spread over several of the same kind (with four or more seeds
+    per device; agentmixer_jax/__init__.py). The same code runs on one CPU, eight GPUs or a TPU slice.
     `compile` builds the programs ahead of time (e.g. under a progress spinner); otherwise each compiles on first
     use. One program per chunk length and device."""
 

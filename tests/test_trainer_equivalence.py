@@ -10,7 +10,10 @@ import pytest
 from tests.data.record_reference_metrics import CASES, run_case
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "reference_metrics.json").read_text())
-SLOW = {"reacher_agentmixer_lowrank", "reacher_mappo"}  # Brax compiles take a minute each on 2 CPU cores
+# Under `-m slow`: Brax compiles take a minute each on 2 CPU cores; the other three repeat paths the fast cases
+# cover (MAPPO differs from IPPO only in the critic's input; exact IGC and predator-prey from climbing's AgentMixer).
+SLOW = {"reacher_agentmixer_lowrank", "reacher_mappo", "climbing_mappo", "climbing_agentmixer_igc_exact",
+        "predator_prey_agentmixer"}
 
 
 def test_reference_covers_every_registered_algorithm():
