@@ -55,8 +55,8 @@ class ActingCarry:
 class StepRecord:
     """One step of E environments: what was seen, what was done, what came back."""
 
-    obs: Array  # (E, N, obs_dim) observation the actions responded to
-    state: Array  # (E, state_dim)
+    obs: Array  # (E, N, obs_dim) observation the actions responded to (raw: as the env returned it)
+    state: Array  # (E, state_dim) (raw)
     mask: Array  # (E, N, A) or (E, N, d)
     start: Array  # (E,) bool
     policy: PolicyStep  # the behaviour's actions (E, N[, d]), log-probs (E, K), extras, metrics
@@ -96,8 +96,9 @@ class Acting:
         auto-resetting finished episodes."""
         ts = carry.timestep
         num_envs = carry.start.shape[0]
-        hidden, out = self._actor(params, carry.hidden, ts.obs, ts.action_mask, carry.start)
-        pstep = jax.vmap(behaviour, in_axes=(None, 0, 0, 0, 0))(params, out, ts.state, ts.action_mask,
+        obs, state = self.policy.inputs(params, ts.obs, ts.state)  # the running input normalisation, if any
+        hidden, out = self._actor(params, carry.hidden, obs, ts.action_mask, carry.start)
+        pstep = jax.vmap(behaviour, in_axes=(None, 0, 0, 0, 0))(params, out, state, ts.action_mask,
                                                                 jax.random.split(k_act, num_envs))
         env_state, next_ts = self._env_step(jax.random.split(k_env, num_envs), carry.env_state,
                                             self.to_env_action(pstep.action), self.env_params)

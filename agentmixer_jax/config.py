@@ -40,6 +40,7 @@ class HParams:
     igc_coef: float = 0.0  # AgentMixer, discrete: weight of cloning the joint actions into the individual policies
     imitation_coef: float = 1.0  # AIL: weight of KL(expert || individual) in the loss
     std_max: float = 0.5  # AgentMixer, continuous: joint std = std_max * sigmoid(PM output) (authors: 0.5)
+    huber_delta: float = 10.0  # value_loss="huber": the Huber loss's delta (MAPPO: 10)
 
     def as_floats(self) -> HParams:
         """The same hyperparameters as float32 arrays (what `train` traces)."""
@@ -93,6 +94,15 @@ class TrainConfig:
     cov_rank: int = 2  # rank of the low-rank factor (covariance=lowrank)
     normalize_advantages: bool = True  # normalise advantages per minibatch
     clip_value_loss: bool = True  # PPO2/MAPPO value clipping around the old value
+    # value loss: squared error; Huber with hp.huber_delta; or huber_mappo, the MAPPO codebase's one-sided Huber
+    value_loss: Literal["mse", "huber", "huber_mappo"] = "mse"
+    value_norm: bool = False  # MAPPO's ValueNorm: the critic predicts running-normalised returns
+    normalize_inputs: bool = False  # running mean / std normalisation of observations and global state
+    feature_norm: bool = False  # LayerNorm on every actor / critic input (MAPPO's use_feature_normalization)
+    weight_init: Literal["normal", "orthogonal"] = "normal"  # actors and critics (gains sqrt 2 / 0.01 / 1)
+    agent_id: bool = True  # shared actors: one-hot agent id appended to the observation
+    gru_dense: bool = False  # recurrent networks: a Dense layer + activation after the GRU (JaxMARL's MAPPO)
+    recurrent_critic: bool = False  # GRU critic over the state sequence (reset at episode starts; needs recurrent)
     anneal_lr: bool = False  # decay learning rates linearly to 0 over training
     eval_episodes: int = 8  # evaluation episodes per seed, decentralised mode actions
     log_every: int = 0  # updates per chunk of the CLI: progress, divergence check (0: about 20 chunks per run)
@@ -142,6 +152,16 @@ class TrainConfig:
             raise ValueError(f"activation={self.activation!r}: choose relu, tanh or gelu")
         if self.covariance not in ("diag", "lowrank", "full"):
             raise ValueError(f"covariance={self.covariance!r}: choose diag, lowrank or full")
+        if self.value_loss not in ("mse", "huber", "huber_mappo"):
+            raise ValueError(f"value_loss={self.value_loss!r}: choose mse, huber or huber_mappo")
+        if self.weight_init not in ("normal", "orthogonal"):
+            raise ValueError(f"weight_init={self.weight_init!r}: choose normal or orthogonal")
+        if self.recurrent_critic and not self.recurrent:
+            raise ValueError("recurrent_critic=True needs recurrent=True: minibatches must be whole sequences for a "
+                             "GRU critic; set recurrent=True too")
+        if self.gru_dense and not self.recurrent:
+            raise ValueError("gru_dense=True adds a layer after the GRU, but recurrent=False: set recurrent=True "
+                             "or leave gru_dense off")
         return self
 
     def validate_for(self, spec, env_name: str = "this task") -> TrainConfig:
@@ -167,6 +187,7 @@ HPARAM_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "igc_coef": (0.0, math.inf, True, False),
     "imitation_coef": (0.0, math.inf, True, False),
     "std_max": (0.0, math.inf, False, False),
+    "huber_delta": (0.0, math.inf, False, False),
 }
 
 

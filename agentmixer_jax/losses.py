@@ -58,14 +58,33 @@ def ppo_policy_loss(log_prob: Array, old_log_prob: Array, advantage: Array, clip
     return loss, approx_kl, clip_frac
 
 
-def value_loss(value: Array, old_value: Array, target: Array, clip_eps: Array, clip: bool) -> Array:
-    """0.5 * squared error, optionally clipped around the old value as in PPO2 / MAPPO."""
+def huber(err: Array, delta: Array, one_sided: bool = False) -> Array:
+    """0.5 e^2 for |e| <= delta, delta (|e| - delta / 2) beyond.
+
+    `one_sided=True` reproduces `huber_loss` of the MAPPO codebase exactly (marlbenchmark/on-policy,
+    onpolicy/utils/util.py): its linear branch is taken only for e > delta, so an error e = target - value below
+    -delta (a value too high by more than delta) gives zero loss and no gradient. The AgentMixer authors' copy
+    (LiZhYun/BackPropagationThroughAgents bta/utils/util.py, commit 1324ad8) tests |e| > delta: the two-sided
+    form, `one_sided=False`."""
+    a = jnp.abs(err)
+    linear = err > delta if one_sided else a > delta
+    return jnp.where(a <= delta, 0.5 * jnp.square(err), jnp.where(linear, delta * (a - 0.5 * delta), 0.0))
+
+
+def value_loss(value: Array, old_value: Array, target: Array, clip_eps: Array, clip: bool,
+               huber_delta: Array | None = None, one_sided: bool = False) -> Array:
+    """0.5 * squared error (or the Huber loss with `huber_delta`, `one_sided` as MAPPO's), optionally clipped
+    around the old value as in PPO2 / MAPPO (the larger of the clipped and unclipped losses), averaged."""
     chex.assert_equal_shape([value, old_value, target])
-    err = jnp.square(value - target)
+
+    def loss(err):  # err = value - target; MAPPO's huber reads e = target - value
+        return 0.5 * jnp.square(err) if huber_delta is None else huber(-err, huber_delta, one_sided)
+
+    out = loss(value - target)
     if clip:
         v_clipped = old_value + jnp.clip(value - old_value, -clip_eps, clip_eps)
-        err = jnp.maximum(err, jnp.square(v_clipped - target))
-    return 0.5 * jnp.mean(err)
+        out = jnp.maximum(out, loss(v_clipped - target))
+    return jnp.mean(out)
 
 
 def normalize(x: Array, eps: float = 1e-8) -> Array:

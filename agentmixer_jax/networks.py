@@ -2,10 +2,15 @@
 
 Every module here works on ONE joint observation of N agents, with agents as the leading axis; the
 caller vmaps over environments and time. Initialisation follows MAPPO's gains (Yu et al. 2022):
-sqrt(2) in hidden layers, 0.01 on the policy head, 1 on the value head, as the standard deviation
-scale of a fan-in truncated normal. (MAPPO uses orthogonal matrices; on jaxlib 0.10 CPU, several
-batched QR decompositions in one jit with >= 256 seeds never finish, so `train` must not vmap an
-orthogonal initialiser over thousands of seeds.)
+sqrt(2) in hidden layers, 0.01 on the policy head, 1 on the value head, either as the standard
+deviation scale of a fan-in truncated normal (`weight_init="normal"`) or of orthogonal matrices
+(`weight_init="orthogonal"`, as MAPPO and JaxMARL).
+
+Orthogonal matrices are drawn WITHOUT `jnp.linalg.qr`: on jaxlib 0.10 CPU a jitted program with several
+batched (vmapped) QR decompositions can hang forever, and `Trainer.init` is vmapped over seeds. `orthogonal`
+below draws the same Gaussian matrix as `jax.nn.initializers.orthogonal` and orthonormalises it with
+Householder reflections in a `lax.fori_loop` (matrix-vector products only), so it returns the same matrix
+(to float rounding) and vmaps over any number of seeds. The GRU's recurrent kernels use it too.
 """
 
 from __future__ import annotations
@@ -23,21 +28,81 @@ Array = jax.Array
 ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh, "gelu": nn.gelu}
 
 
-def dense(features: int, gain: float = np.sqrt(np.float32(2.0)), name: str | None = None) -> nn.Dense:
-    kernel_init = nn.initializers.variance_scaling(gain**2, "fan_in", "truncated_normal")
-    return nn.Dense(features, kernel_init=kernel_init, bias_init=nn.initializers.zeros, name=name)
+INITS = ("normal", "orthogonal")
+SQRT2 = np.sqrt(np.float32(2.0))
+
+
+def householder_q(a: Array) -> Array:
+    """The Q factor of a = QR (a: (m, n), m >= n) with a positive diagonal of R, by Householder reflections.
+
+    Equals `q * sign(diag(r))` of `jnp.linalg.qr(a)` (unique for a full-rank a) but uses no LAPACK call."""
+    m, n = a.shape
+    rows = jnp.arange(m)
+
+    def reflect(k, carry):
+        r, q = carry
+        x = jnp.where(rows >= k, r[:, k], 0.0)
+        xk = r[k, k]
+        alpha = -jnp.where(xk >= 0, 1.0, -1.0) * jnp.sqrt(jnp.sum(x * x))
+        v = x - alpha * (rows == k)
+        v = v / jnp.maximum(jnp.sqrt(jnp.sum(v * v)), 1e-30)
+        r = r - 2.0 * jnp.outer(v, v @ r)
+        q = q - 2.0 * jnp.outer(q @ v, v)
+        return r, q
+
+    r, q = jax.lax.fori_loop(0, n, reflect, (a, jnp.eye(m, dtype=a.dtype)))
+    return q[:, :n] * jnp.where(jnp.diagonal(r)[:n] >= 0, 1.0, -1.0)
+
+
+def orthogonal(scale: float = 1.0, column_axis: int = -1):
+    """A QR-free `jax.nn.initializers.orthogonal(scale, column_axis)`: same draw, same matrix up to rounding."""
+
+    def init(key, shape, dtype=jnp.float32):
+        n_cols = shape[column_axis]
+        n_rows = int(np.prod(shape)) // n_cols
+        matrix_shape = (n_cols, n_rows) if n_rows < n_cols else (n_rows, n_cols)
+        q = householder_q(jax.random.normal(key, matrix_shape, jnp.float32))
+        if n_rows < n_cols:
+            q = q.T
+        q = jnp.reshape(q, tuple(np.delete(shape, column_axis)) + (n_cols,))
+        return (scale * jnp.moveaxis(q, -1, column_axis)).astype(dtype)
+
+    return init
+
+
+def kernel_init(gain: float, init: str = "normal"):
+    if init == "orthogonal":
+        return orthogonal(gain)
+    return nn.initializers.variance_scaling(gain**2, "fan_in", "truncated_normal")
+
+
+def dense(features: int, gain: float = SQRT2, name: str | None = None, init: str = "normal") -> nn.Dense:
+    return nn.Dense(features, kernel_init=kernel_init(gain, init), bias_init=nn.initializers.zeros, name=name)
+
+
+def gru_cell(features: int, init: str = "normal") -> nn.GRUCell:
+    """flax's GRUCell with a QR-free orthogonal recurrent kernel; the input kernel is flax's default (lecun
+    normal), or orthogonal as MAPPO's GRU with `weight_init="orthogonal"`."""
+    k_in = orthogonal(1.0) if init == "orthogonal" else nn.initializers.lecun_normal()
+    return nn.GRUCell(features, kernel_init=k_in, recurrent_kernel_init=orthogonal(1.0))
 
 
 class MLP(nn.Module):
-    """x (..., in) -> (..., hidden_sizes[-1]) with the activation after every layer."""
+    """x (..., in) -> (..., hidden_sizes[-1]) with the activation after every layer.
+
+    `feature_norm`: LayerNorm on the input first (the MAPPO codebase's `use_feature_normalization`)."""
 
     hidden_sizes: Sequence[int]
     activation: str = "relu"
+    weight_init: str = "normal"
+    feature_norm: bool = False
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
+        if self.feature_norm:
+            x = nn.LayerNorm()(x)
         for size in self.hidden_sizes:
-            x = ACTIVATIONS[self.activation](dense(size)(x))
+            x = ACTIVATIONS[self.activation](dense(size, init=self.weight_init)(x))
         return x
 
 
@@ -50,29 +115,35 @@ class ActorOutput:
 
 
 class _ActorCore(nn.Module):
-    """One agent's actor: MLP torso -> optional GRU -> policy head. x: (in,), h: (gru_size,)."""
+    """One agent's actor: MLP torso -> optional GRU (-> optional Dense) -> policy head. x: (in,), h: (gru_size,)."""
 
     hidden_sizes: Sequence[int]
     activation: str
     action_dim: int
     recurrent: bool
     gru_size: int
+    weight_init: str = "normal"
+    feature_norm: bool = False
+    gru_dense: bool = False
 
     @nn.compact
     def __call__(self, h: Array, x: Array, reset: Array) -> tuple[Array, Array, Array]:
-        feat = MLP(self.hidden_sizes, self.activation)(x)
+        feat = MLP(self.hidden_sizes, self.activation, self.weight_init, self.feature_norm)(x)
         if self.recurrent:
             h = jnp.where(reset, jnp.zeros_like(h), h)
-            h, feat = nn.GRUCell(self.gru_size)(h, feat)
-        head = dense(self.action_dim, gain=0.01, name="head")(feat)
+            h, feat = gru_cell(self.gru_size, self.weight_init)(h, feat)
+            if self.gru_dense:
+                feat = ACTIVATIONS[self.activation](dense(self.gru_size, init=self.weight_init, name="post_gru")(feat))
+        head = dense(self.action_dim, gain=0.01, name="head", init=self.weight_init)(feat)
         return h, head, feat
 
 
 class IndividualActors(nn.Module):
     """The N decentralised actors pi_i(a_i | o_i).
 
-    Shared parameters with a one-hot agent id appended to the observation (default), or one set of
-    parameters per agent (`share_params=False`, `nn.vmap` over the agent axis).
+    Shared parameters with a one-hot agent id appended to the observation (default; `agent_id=False` leaves
+    it out, as JaxMARL's MAPPO), or one set of parameters per agent (`share_params=False`, `nn.vmap` over the
+    agent axis).
 
     Args of `__call__`:
         h:     (N, gru_size) recurrent state (ignored unless `recurrent`)
@@ -90,16 +161,23 @@ class IndividualActors(nn.Module):
     share_params: bool = True
     recurrent: bool = False
     gru_size: int = 64
+    weight_init: str = "normal"
+    feature_norm: bool = False
+    gru_dense: bool = False
+    agent_id: bool = True
 
     @nn.compact
     def __call__(self, h: Array, obs: Array, mask: Array, reset: Array) -> tuple[Array, ActorOutput]:
         core_kw = dict(hidden_sizes=self.hidden_sizes, activation=self.activation, action_dim=self.action_dim,
-                       recurrent=self.recurrent, gru_size=self.gru_size)
+                       recurrent=self.recurrent, gru_size=self.gru_size, weight_init=self.weight_init,
+                       feature_norm=self.feature_norm, gru_dense=self.gru_dense)
         if self.share_params:
-            ids = jnp.eye(self.num_agents, dtype=obs.dtype)
+            x = obs
+            if self.agent_id:
+                x = jnp.concatenate([obs, jnp.eye(self.num_agents, dtype=obs.dtype)], axis=-1)
             core = nn.vmap(_ActorCore, in_axes=(0, 0, None), out_axes=0, variable_axes={"params": None},
                            split_rngs={"params": False})(**core_kw, name="shared")
-            h, head, feat = core(h, jnp.concatenate([obs, ids], axis=-1), reset)
+            h, head, feat = core(h, x, reset)
         else:
             core = nn.vmap(_ActorCore, in_axes=(0, 0, None), out_axes=0, variable_axes={"params": 0},
                            split_rngs={"params": True}, axis_size=self.num_agents)(**core_kw, name="per_agent")
@@ -120,10 +198,35 @@ class Critic(nn.Module):
 
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "relu"
+    weight_init: str = "normal"
+    feature_norm: bool = False
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        return dense(1, gain=1.0)(MLP(self.hidden_sizes, self.activation)(x))[..., 0]
+        feat = MLP(self.hidden_sizes, self.activation, self.weight_init, self.feature_norm)(x)
+        return dense(1, gain=1.0, init=self.weight_init)(feat)[..., 0]
+
+
+class RecurrentCritic(nn.Module):
+    """Per-agent values from a sequence: MLP -> GRU (-> Dense) -> V, as JaxMARL's MAPPO critic.
+
+    h: (N, gru_size), x: (N, in), reset: () bool (zero the state first) -> (h', (N,))."""
+
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "relu"
+    gru_size: int = 64
+    weight_init: str = "normal"
+    feature_norm: bool = False
+    gru_dense: bool = False
+
+    @nn.compact
+    def __call__(self, h: Array, x: Array, reset: Array) -> tuple[Array, Array]:
+        feat = MLP(self.hidden_sizes, self.activation, self.weight_init, self.feature_norm)(x)
+        h = jnp.where(reset, jnp.zeros_like(h), h)
+        h, feat = gru_cell(self.gru_size, self.weight_init)(h, feat)
+        if self.gru_dense:
+            feat = ACTIVATIONS[self.activation](dense(self.gru_size, init=self.weight_init, name="post_gru")(feat))
+        return h, dense(1, gain=1.0, init=self.weight_init)(feat)[..., 0]
 
 
 class LogStd(nn.Module):

@@ -11,9 +11,14 @@ For each task x algorithm it runs, one after another, in separate processes on t
   once with a progress reporter, as its CLI ran it (one host callback every `log_interval` updates);
 - `old, default XLA flags`: the same old code without the XLA CPU flag that `agentmixer_jax` now sets (the part
   of the change that is not the chunked loop; omitted with `--no-flag-variant`).
-Each process compiles first (not timed), then times `--repeats` whole runs (init, every update, evaluation) and
-reports the median env steps/s over all seeds. The ratio new / old is the redesign's cost: >= 0.98 means no
-slowdown from the chunked loop. Same preset, batch, seeds and updates for every variant.
+Each variant is a long-lived worker process that compiles (not timed) and runs once untimed, then waits. The
+parent then times `--repeats` rounds; in each round every variant runs one whole run (init, every update,
+evaluation) in turn, the order rotating from round to round, while the other workers sit idle. Interleaving
+spreads slow drifts of a shared machine (other tenants, clocks) over all variants alike, where timing all of one
+variant's runs before the next's would charge a drift to one of them. Reported: the median env steps/s over all
+seeds per variant, new / old of those medians, and the median over rounds of the within-round ratio (the paired
+figure, the least sensitive to drift). >= 0.98 means no slowdown from the chunked loop. Same preset, batch, seeds
+and updates for every variant.
 """
 
 from __future__ import annotations
@@ -52,8 +57,8 @@ class Args:
     """Updates per timed run (0: 20 on grid tasks, 2 on MaMuJoCo)."""
     num_envs: int = 0
     """Parallel environments per seed (0: the preset's; MaMuJoCo: 64)."""
-    repeats: int = 3
-    """Timed runs per variant (after one compile); the median is reported."""
+    repeats: int = 5
+    """Timed rounds (one run of every variant each, interleaved) after one compile and one untimed run."""
     flag_variant: bool = True
     """Also time the old code without the XLA CPU flag agentmixer_jax sets."""
     record: bool = False
@@ -71,7 +76,8 @@ def _sizes(args: Args, task: str) -> tuple[int, int]:
 
 
 # ----- one measurement, in its own process (run with PYTHONPATH pointing at the tree to measure) ---------------
-def measure(task: str, algo: str, seeds: int, updates: int, num_envs: int, repeats: int) -> dict:
+def prepare(task: str, algo: str, seeds: int, updates: int, num_envs: int):
+    """(whole_run, info): a compiled whole run of the tree on the path, and what it measures."""
     import jax
     import numpy as np
 
@@ -111,41 +117,94 @@ def measure(task: str, algo: str, seeds: int, updates: int, num_envs: int, repea
         def whole_run():
             return jax.device_get(compiled(keys, hp).eval)
 
-    times = []
-    for _ in range(repeats):
+    steps = seeds * cfg.num_updates * cfg.batch_size
+    return whole_run, {"task": task, "algo": algo, "seeds": seeds, "num_envs": cfg.num_envs,
+                       "num_steps": cfg.num_steps, "updates": cfg.num_updates, "env_steps": steps,
+                       "device": device_name()}
+
+
+def serve(task: str, algo: str, seeds: int, updates: int, num_envs: int) -> None:
+    """Worker: compile, run once untimed, print READY; then time one whole run per RUN line on stdin."""
+    whole_run, info = prepare(task, algo, seeds, updates, num_envs)
+    whole_run()
+    print("READY" + json.dumps(info), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "RUN":
+            break
         t0 = time.perf_counter()
         whole_run()
-        times.append(time.perf_counter() - t0)
-    steps = seeds * cfg.num_updates * cfg.batch_size
-    return {"task": task, "algo": algo, "seeds": seeds, "num_envs": cfg.num_envs, "num_steps": cfg.num_steps,
-            "updates": cfg.num_updates, "env_steps": steps, "times": times,
-            "sps": steps / statistics.median(times), "device": device_name()}
+        print(f"TIME {time.perf_counter() - t0!r}", flush=True)
 
 
-def _run_variant(tree: Path, xla_flags: str | None, task: str, algo: str, seeds: int, updates: int, num_envs: int,
-                 repeats: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "AGENTMIXER_JAX_KEEP_XLA_FLAGS")}
-    env["PYTHONPATH"] = str(tree)
-    if xla_flags is None:
-        env["AGENTMIXER_JAX_KEEP_XLA_FLAGS"] = "1"  # the new package must not add its flag either
-    else:
-        env["XLA_FLAGS"] = xla_flags
-    # The tree's own packages only: drop the editable install's finder, which maps agentmixer_jax / envs /
-    # experiments to this checkout (and would mix it into an older tree's namespace package).
-    unhook = ("sys.meta_path[:] = [f for f in sys.meta_path if 'Editable' not in getattr(f, '__name__', '')]; "
-              "sys.path[:] = [p for p in sys.path if '__editable__' not in p]; ")
-    code = (f"import json, sys; {unhook}sys.path.insert(0, {str(tree)!r}); import agentmixer_jax; "
-            f"from experiments.bench_trainer import measure; "
-            f"print('RESULT' + json.dumps(measure({task!r}, {algo!r}, {seeds}, {updates}, {num_envs}, {repeats})))")
-    bench = ROOT / "experiments" / "bench_trainer.py"
-    code = code.replace("from experiments.bench_trainer import measure",
-                        f"import importlib.util as u; s = u.spec_from_file_location('b', {str(bench)!r}); "
-                        "m = u.module_from_spec(s); sys.modules['b'] = m; s.loader.exec_module(m); measure = m.measure")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
-    if proc.returncode or not lines:
-        raise RuntimeError(f"measurement in {tree} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(lines[-1].removeprefix("RESULT"))
+class Worker:
+    """One variant's `serve` process: its own tree's packages, its own XLA flags."""
+
+    def __init__(self, tree: Path, xla_flags: str | None, task: str, algo: str, seeds: int, updates: int,
+                 num_envs: int):
+        env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "AGENTMIXER_JAX_KEEP_XLA_FLAGS")}
+        env["PYTHONPATH"] = str(tree)
+        if xla_flags is None:
+            env["AGENTMIXER_JAX_KEEP_XLA_FLAGS"] = "1"  # the new package must not add its flag either
+        else:
+            env["XLA_FLAGS"] = xla_flags
+        # The tree's own packages only: drop the editable install's finder, which maps agentmixer_jax / envs /
+        # experiments to this checkout (and would mix it into an older tree's namespace package).
+        unhook = ("sys.meta_path[:] = [f for f in sys.meta_path if 'Editable' not in getattr(f, '__name__', '')]; "
+                  "sys.path[:] = [p for p in sys.path if '__editable__' not in p]; ")
+        bench = ROOT / "experiments" / "bench_trainer.py"
+        code = (f"import sys; {unhook}sys.path.insert(0, {str(tree)!r}); import agentmixer_jax; "
+                f"import importlib.util as u; s = u.spec_from_file_location('b', {str(bench)!r}); "
+                "m = u.module_from_spec(s); sys.modules['b'] = m; s.loader.exec_module(m); "
+                f"m.serve({task!r}, {algo!r}, {seeds}, {updates}, {num_envs})")
+        self.tree = tree
+        self.stderr = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=tree, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+        self.info = json.loads(self._expect("READY"))
+        self.times: list[float] = []
+
+    def _expect(self, prefix: str) -> str:
+        for line in self.proc.stdout:
+            if line.startswith(prefix):
+                return line[len(prefix):].strip()
+        self.stderr.seek(0)
+        raise RuntimeError(f"measurement in {self.tree} failed:\n{self.stderr.read()[-3000:]}")
+
+    def time_one(self) -> float:
+        self.proc.stdin.write("RUN\n")
+        self.proc.stdin.flush()
+        self.times.append(float(self._expect("TIME")))
+        return self.times[-1]
+
+    def result(self) -> dict:
+        return {**self.info, "times": self.times, "sps": self.info["env_steps"] / statistics.median(self.times)}
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+        self.stderr.close()
+
+
+def interleaved(variants: dict[str, tuple[Path, str | None]], repeats: int, **sizes) -> dict:
+    """Start one worker per variant (one after another, so compiles do not overlap), then `repeats` rounds of
+    one timed run each, the order rotating per round. Returns {variant: result} with `ratio` (new / old of the
+    medians) and `paired_ratio` (median over rounds of old time / new time)."""
+    workers: dict[str, Worker] = {}
+    try:
+        for name, (tree, flags) in variants.items():
+            workers[name] = Worker(tree, flags, **sizes)
+        names = list(workers)
+        for r in range(repeats):
+            for name in names[r % len(names):] + names[: r % len(names)]:
+                workers[name].time_one()
+        row = {name: w.result() for name, w in workers.items()}
+    finally:
+        for w in workers.values():
+            w.close()
+    row["ratio"] = row["new"]["sps"] / row["old"]["sps"]
+    row["paired_ratio"] = statistics.median(o / n for o, n in zip(row["old"]["times"], row["new"]["times"]))
+    return row
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -161,12 +220,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
             for task in args.tasks:
                 updates, num_envs = _sizes(args, task)
                 for algo in args.algos:
-                    run = lambda tree, flags: _run_variant(tree, flags, task, algo, args.seeds, updates, num_envs,
-                                                           args.repeats)
-                    row = {"new": run(ROOT, XLA_CPU_FLAG), "old": run(old_tree, XLA_CPU_FLAG)}
+                    variants = {"new": (ROOT, XLA_CPU_FLAG), "old": (old_tree, XLA_CPU_FLAG)}
                     if args.flag_variant:
-                        row["old_default_flags"] = run(old_tree, None)
-                    row["ratio"] = row["new"]["sps"] / row["old"]["sps"]
+                        variants["old_default_flags"] = (old_tree, None)
+                    row = interleaved(variants, args.repeats, task=task, algo=algo, seeds=args.seeds,
+                                      updates=updates, num_envs=num_envs)
                     rows.append(row)
                     _print_row(row)
         finally:
@@ -185,7 +243,7 @@ def _print_row(row: dict) -> None:
     n, o = row["new"], row["old"]
     extra = f", old with default XLA flags {row['old_default_flags']['sps']:,.0f}" if "old_default_flags" in row else ""
     print(f"{n['task']} {n['algo']}: new {n['sps']:,.0f} env steps/s, old {o['sps']:,.0f} "
-          f"(new / old {row['ratio']:.3f}){extra}", flush=True)
+          f"(new / old {row['ratio']:.3f}, paired {row['paired_ratio']:.3f}){extra}", flush=True)
 
 
 def _markdown(row: dict, args: Args) -> str:
@@ -194,10 +252,11 @@ def _markdown(row: dict, args: Args) -> str:
     n, o = row["new"], row["old"]
     flags = f"{row['old_default_flags']['sps']:,.0f}" if "old_default_flags" in row else "-"
     cmd = (f"`python -m experiments.bench_trainer --old {args.old} --tasks {n['task']} --algos {n['algo']} "
-           f"--seeds {args.seeds}`")
+           f"--seeds {args.seeds} --repeats {args.repeats}`")
+    ratio = f"{row['ratio']:.3f}" + (f" (paired {row['paired_ratio']:.3f})" if "paired_ratio" in row else "")
     return (f"| {dt.date.today().isoformat()} | {n['device']} | {n['task']} | {n['algo']} | {n['seeds']} x "
             f"{n['num_envs']} x {n['num_steps']} x {n['updates']} | {n['sps']:,.0f} | {o['sps']:,.0f} | "
-            f"{row['ratio']:.3f} | {flags} | {cmd} |")
+            f"{ratio} | {flags} | {cmd} |")
 
 
 if __name__ == "__main__":

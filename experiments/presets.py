@@ -64,14 +64,36 @@ PRESETS: dict[str, tuple[dict, dict, dict[str, dict]]] = {
 }
 
 
+# Network setups of reference implementations, applied over an env preset with `--network NAME` (explicit
+# --config flags still override them). "preset" leaves the env preset as it is.
+NETWORKS: dict[str, dict] = {
+    "preset": {},
+    # The AgentMixer authors (LiZhYun/BackPropagationThroughAgents bta/config.py, commit 01578ae): use_valuenorm,
+    # use_huber_loss with huber_delta 10 (their bta/utils/util.py huber is two-sided), use_feature_normalization
+    # (LayerNorm on inputs), use_orthogonal with gain 0.01 on the action layer, relu, hidden_size 64 with
+    # layer_N 1 (two 64-wide layers), use_clipped_value_loss; max_grad_norm 10 and value_loss_coef 1 are already
+    # our defaults. Their critic is one network per agent when policies are not shared; ours is shared with ids.
+    "authors": dict(value_norm=True, value_loss="huber", feature_norm=True, weight_init="orthogonal",
+                    clip_value_loss=True, activation="relu", hidden_sizes=(64, 64), critic_hidden_sizes=(64, 64)),
+    # JaxMARL's MAPPO (baselines/MAPPO/mappo_rnn_smax.py, jaxmarl 0.2.0): actor Dense(128) -> GRU(128) ->
+    # Dense(128) -> logits without an agent id, critic Dense(128) -> GRU(128) -> Dense(128) -> V on the world
+    # state, orthogonal init (sqrt 2, 0.01, 1); no value or input normalisation.
+    "jaxmarl": dict(recurrent=True, recurrent_critic=True, gru_dense=True, agent_id=False, weight_init="orthogonal",
+                    hidden_sizes=(128,), critic_hidden_sizes=(128,), gru_size=128),
+}
+
+
 def env_kwargs(env: str) -> dict:
     """The constructor kwargs of the paper's setting for `env` (empty when there are none)."""
     return dict(ENV_KWARGS.get(env, {}))
 
 
-def preset(env: str, algo: str) -> tuple[TrainConfig, HParams]:
-    """The preset for `env` (library defaults when there is none), with `algo` filled in."""
+def preset(env: str, algo: str, network: str = "preset") -> tuple[TrainConfig, HParams]:
+    """The preset for `env` (library defaults when there is none), with `algo` filled in and the network setup
+    `network` (a name of NETWORKS) applied over it."""
     registry.get(algo)  # a ValueError listing the known algorithms
+    if network not in NETWORKS:
+        raise ValueError(f"unknown network setup {network!r}; known: {', '.join(NETWORKS)}")
     cfg_kw, hp_kw, per_algo = PRESETS.get(env, ({}, {}, {}))
     hp = HParams(**{**hp_kw, **per_algo.get(algo, {})})
-    return dataclasses.replace(TrainConfig(**cfg_kw), algo=algo), hp
+    return dataclasses.replace(TrainConfig(**{**cfg_kw, **NETWORKS[network]}), algo=algo), hp

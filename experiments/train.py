@@ -53,6 +53,9 @@ class Args:
     env: str = "climbing"
     """Task name, e.g. climbing, penalty (see `--list-envs`)."""
     algo: Annotated[AlgoName, tyro.conf.arg(help=_ALGO_HELP)] = "agentmixer"
+    network: Literal["preset", "authors", "jaxmarl"] = "preset"
+    """Network setup over the env preset: the AgentMixer authors' (ValueNorm, Huber, LayerNorm, orthogonal init),
+    JaxMARL MAPPO's (GRU actor and critic, no agent id, orthogonal init), or the preset's. --config flags override."""
     seeds: int = 1024
     """Independent training runs, vmapped in one compiled program (sharded over the local devices)."""
     seed: int = 0
@@ -87,7 +90,7 @@ class Args:
 
 
 # Settings a resumed run takes from its summary (everything but where it is and how to show it).
-RESUMED_FIELDS = ("env", "algo", "seeds", "seed", "eval_every", "checkpoint_every", "wandb", "wandb_project",
+RESUMED_FIELDS = ("env", "algo", "network", "seeds", "seed", "eval_every", "checkpoint_every", "wandb", "wandb_project",
                   "checkpoint", "env_kw")
 
 
@@ -114,13 +117,17 @@ def _parse(argv: list[str]):
     if "--list-envs" in argv:
         print("\n".join(envs.registered_tasks()))
         raise SystemExit(0)
-    probe = {"env": "climbing", "algo": "agentmixer", **_probe(argv, ("env", "algo", "resume"))}
+    probe = {"env": "climbing", "algo": "agentmixer", "network": "preset",
+             **_probe(argv, ("env", "algo", "resume", "network"))}
     if "resume" in probe:
         return _resume_args(argv, Path(probe["resume"]))
     if probe["env"] not in envs.registered_tasks():
         envs.make(probe["env"])  # raises the ValueError listing known envs
     algo = probe["algo"] if probe["algo"] in registry.names() else "agentmixer"  # tyro reports a bad --algo
-    cfg, hp = preset(probe["env"], algo)
+    from experiments.presets import NETWORKS
+
+    network = probe["network"] if probe["network"] in NETWORKS else "preset"  # tyro reports a bad --network
+    cfg, hp = preset(probe["env"], algo, network)
 
     @dataclasses.dataclass
     class FullArgs(Args):
@@ -159,7 +166,7 @@ def _resume_args(argv: list[str], folder_path: Path):
         raise BadInput(f"--resume {folder_path}: the run ({status}) saved no checkpoint to continue from; start it "
                        "again with --out ... --overwrite")
     saved = summary["args"]
-    args = Args(**{k: saved[k] for k in RESUMED_FIELDS}, out=folder_path, resume=folder_path,
+    args = Args(**{k: saved[k] for k in RESUMED_FIELDS if k in saved}, out=folder_path, resume=folder_path,
                 progress="--no-progress" not in argv)
     args.env_kw = tuple(saved["env_kw"])
     args.resolved_env_kw = summary["env_kw"]  # the preset's kwargs merged with --env-kw when the run started

@@ -9,8 +9,9 @@
 import os
 import tempfile
 
-import agentmixer_jax  # noqa: F401
 import jax
+
+import agentmixer_jax  # noqa: F401
 
 if os.environ.get("AGENTMIXER_JAX_TEST_CACHE", "1") != "0":
     _cache = os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="agentmixer_jax_jit_"))

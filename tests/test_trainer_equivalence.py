@@ -36,4 +36,7 @@ def test_same_results_as_the_one_closure_runner(name):
         np.testing.assert_allclose(got["eval"][k], v, rtol=1e-5, atol=1e-6, err_msg=k)
     assert got["param_abs_sums"].keys() == want["param_abs_sums"].keys()
     for k, v in want["param_abs_sums"].items():
-        np.testing.assert_allclose(got["param_abs_sums"][k], v, rtol=1e-5, err_msg=k)
+        # the same absolute floor as above: a bias that stayed ~1e-9 from zero differs in its rounding since GRU
+        # recurrent kernels are drawn by the QR-free orthogonal init (networks.orthogonal: the same matrix as
+        # flax's QR one up to float rounding)
+        np.testing.assert_allclose(got["param_abs_sums"][k], v, rtol=1e-5, atol=1e-6, err_msg=k)

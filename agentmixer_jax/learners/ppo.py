@@ -20,6 +20,7 @@ import optax
 from flax import struct
 
 from agentmixer_jax import losses
+from agentmixer_jax import normalization as norm
 from agentmixer_jax.acting import Acting, ActingCarry
 from agentmixer_jax.config import HParams, TrainConfig
 from agentmixer_jax.policies.base import ActorCritic
@@ -31,18 +32,18 @@ Array = jax.Array
 class Transition:
     """One step of one environment (a rollout stacks (T, E, ...))."""
 
-    obs: Array  # (N, obs_dim)
-    state: Array  # (state_dim,)
+    obs: Array  # (N, obs_dim) raw (the policy normalises its inputs itself)
+    state: Array  # (state_dim,) raw
     mask: Array  # (N, A) or (N, d)
     start: Array  # () bool: first step of an episode (recurrent state reset before acting)
     action: Array  # (N,) or (N, d)
     log_prob: Array  # (K,)
     extras: Any
-    value: Array  # (N,)
+    value: Array  # (N,) the critic's output (normalised with value_norm)
     reward: Array  # (N,)
     terminated: Array  # ()
     truncated: Array  # ()
-    bootstrap_value: Array  # (N,) V(final obs) of an episode ending here
+    bootstrap_value: Array  # (N,) V(final obs) of an episode ending here (the critic's output)
     episode_done: Array  # () bool
     episode: dict  # scalars of the last finished episode
 
@@ -51,10 +52,12 @@ class Transition:
 class PPOState:
     """Everything PPO needs to continue: parameters, optimiser, the environments mid-episode, the key."""
 
-    params: Any  # the policy's parameters: {"actor", "critic", ...}
+    params: Any  # the policy's parameters: {"actor", "critic", ...; "input_norm": running statistics}
     opt_state: Any  # optax state (its injected learning rates included)
     acting: ActingCarry  # (E, ...) env state, time step, recurrent state, episode starts
     key: Array  # (2,) uint32
+    value_norm: norm.ValueNorm  # running statistics of the value targets (used with config.value_norm)
+    critic_hidden: Array | None  # (E, N, gru_size) recurrent critic state; None for a feed-forward critic
 
 
 def mean_over_episodes(done: Array, stats: dict) -> dict:
@@ -72,7 +75,15 @@ class PPO:
         self.policy = policy
         self.acting = acting
         self.config = config
-        self._value = jax.vmap(policy.value, in_axes=(None, 0, 0))
+        # the critic's output on raw inputs (normalised by the policy); in ValueNorm's units with value_norm
+        self._value = jax.vmap(lambda params, obs, state: policy.value(params, *policy.inputs(params, obs, state)),
+                               in_axes=(None, 0, 0))
+
+        def value_step(params, h, obs, state, reset):
+            return policy.value_step(params, h, *policy.inputs(params, obs, state), reset)
+
+        # (E, ...) environments: (h', values (E, N)); feed-forward critics pass h through untouched
+        self._value_step = jax.vmap(value_step, in_axes=(None, 0, 0, 0, 0))
 
     # ----- optimiser ---------------------------------------------------------------------------------
     def optimizer(self, params, hp: HParams) -> optax.GradientTransformation:
@@ -90,19 +101,27 @@ class PPO:
 
         labels = {k: self.policy.param_group(k) for k in params}
         used = sorted(set(labels.values()))
-        return optax.multi_transform({g: group(lrs[g]) for g in used}, labels)
+        # running statistics ride in params (so saved policies replay the same) but are never trained
+        return optax.multi_transform({g: optax.set_to_zero() if g == "frozen" else group(lrs[g]) for g in used},
+                                     labels)
 
     def init(self, k_params: Array, k_env: Array, k_run: Array, hp: HParams) -> PPOState:
         params = self.policy.init(k_params)
         opt_state = self.optimizer(params, hp).init(params)
-        return PPOState(params=params, opt_state=opt_state, acting=self.acting.reset(k_env, self.config.num_envs),
-                        key=k_run)
+        acting = self.acting.reset(k_env, self.config.num_envs)
+        # input statistics start from the first observations, so the first rollout is already normalised
+        params = self.policy.update_input_norm(params, acting.timestep.obs, acting.timestep.state)
+        h = self.policy.initial_critic_hidden()
+        critic_hidden = None if h is None else jnp.broadcast_to(h, (self.config.num_envs, *h.shape))
+        return PPOState(params=params, opt_state=opt_state, acting=acting, key=k_run,
+                        value_norm=norm.value_norm_init(), critic_hidden=critic_hidden)
 
     # ----- rollout -----------------------------------------------------------------------------------
     def rollout(self, state: PPOState, hp: HParams):
-        """T steps of the policy's behaviour: (state, trajectory (T, E, ...), recurrent state at its start,
-        the behaviour's metrics averaged over the rollout)."""
+        """T steps of the policy's behaviour: (state, trajectory (T, E, ...), recurrent states of the actors and
+        the critic at its start, the behaviour's metrics averaged over the rollout)."""
         policy = self.policy
+        recurrent_critic = self.config.recurrent_critic
 
         def behaviour(params, out, obs_state, mask, key):
             return policy.act(params, out, obs_state, mask, key, hp)
@@ -111,39 +130,59 @@ class PPO:
             key, k_act, k_env = jax.random.split(state.key, 3)
             carry, rec = self.acting.step(state.params, state.acting, k_act, k_env, behaviour)
             nxt = rec.next
+            hc = state.critic_hidden
+            if recurrent_critic:
+                hc, value = self._value_step(state.params, hc, rec.obs, rec.state, rec.start)
+                # the final observation continues the episode the critic has been reading
+                _, boot = self._value_step(state.params, hc, nxt.info["final_obs"], nxt.info["final_state"],
+                                           jnp.zeros_like(rec.start))
+            else:
+                value = self._value(state.params, rec.obs, rec.state)
+                boot = self._value(state.params, nxt.info["final_obs"], nxt.info["final_state"])
             tr = Transition(obs=rec.obs, state=rec.state, mask=rec.mask, start=rec.start,
                             action=rec.policy.action, log_prob=rec.policy.log_prob, extras=rec.policy.extras,
-                            value=self._value(state.params, rec.obs, rec.state), reward=nxt.reward,
-                            terminated=nxt.terminated, truncated=nxt.truncated,
-                            bootstrap_value=self._value(state.params, nxt.info["final_obs"],
-                                                        nxt.info["final_state"]),
-                            episode_done=nxt.info["episode_done"], episode=nxt.info["episode"])
-            return state.replace(acting=carry, key=key), (tr, rec.policy.metrics)
+                            value=value, reward=nxt.reward, terminated=nxt.terminated, truncated=nxt.truncated,
+                            bootstrap_value=boot, episode_done=nxt.info["episode_done"],
+                            episode=nxt.info["episode"])
+            return state.replace(acting=carry, key=key, critic_hidden=hc), (tr, rec.policy.metrics)
 
-        hidden0 = state.acting.hidden
+        hidden0 = (state.acting.hidden, state.critic_hidden)
         state, (traj, act_metrics) = jax.lax.scan(step, state, None, length=self.config.num_steps)
         return state, traj, hidden0, jax.tree.map(jnp.mean, act_metrics)
 
     # ----- loss on a time-major minibatch (T', B', ...) ------------------------------------------------
-    def loss(self, params, hp: HParams, mb: Transition, hidden0: Array, adv: Array, targets: Array):
+    def loss(self, params, hp: HParams, mb: Transition, hidden0: tuple[Array, Array], adv: Array,
+             targets: Array):
+        """hidden0: the actors' (B', N, gru) and the critic's (B', N, gru) or None recurrent states at the first
+        step of the minibatch's sequences."""
         policy, config = self.policy, self.config
+        hidden0, critic_hidden0 = hidden0
         v_actor = jax.vmap(policy.actor_step, in_axes=(None, 0, 0, 0, 0))
 
         def actor_scan(h, x):
             obs, mask, start = x
             return v_actor(params, h, obs, mask, start)
 
-        _, out = jax.lax.scan(actor_scan, hidden0, (mb.obs, mb.mask, mb.start))
+        obs, state = policy.inputs(params, mb.obs, mb.state)
+        _, out = jax.lax.scan(actor_scan, hidden0, (obs, mb.mask, mb.start))
         evaluate = jax.vmap(jax.vmap(policy.evaluate, in_axes=(None, 0, 0, 0, 0, 0, None)),
                             in_axes=(None, 0, 0, 0, 0, 0, None))
-        log_prob, entropy, aux_loss, aux_metrics = evaluate(params, out, mb.state, mb.mask, mb.action,
+        log_prob, entropy, aux_loss, aux_metrics = evaluate(params, out, state, mb.mask, mb.action,
                                                             mb.extras, hp)
         pol_adv = policy.policy_advantage(adv)
         if config.normalize_advantages:
             pol_adv = losses.normalize(pol_adv)
         pg_loss, approx_kl, clip_frac = losses.ppo_policy_loss(log_prob, mb.log_prob, pol_adv, hp.clip_eps)
-        values = jax.vmap(self._value, in_axes=(None, 0, 0))(params, mb.obs, mb.state)
-        v_loss = losses.value_loss(values, mb.value, targets, hp.clip_eps, config.clip_value_loss)
+        if config.recurrent_critic:
+            def critic_scan(h, x):
+                return self._value_step(params, h, *x)
+
+            _, values = jax.lax.scan(critic_scan, critic_hidden0, (mb.obs, mb.state, mb.start))
+        else:
+            values = jax.vmap(self._value, in_axes=(None, 0, 0))(params, mb.obs, mb.state)
+        v_loss = losses.value_loss(values, mb.value, targets, hp.clip_eps, config.clip_value_loss,
+                                   None if config.value_loss == "mse" else hp.huber_delta,
+                                   one_sided=config.value_loss == "huber_mappo")
         ent = jnp.mean(entropy)
         total = pg_loss - hp.ent_coef * ent + hp.vf_coef * v_loss + jnp.mean(aux_loss)
         metrics = {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": ent, "approx_kl": approx_kl,
@@ -168,23 +207,39 @@ class PPO:
         T = config.num_steps
         tx = self.optimizer(state.params, hp)
         grad_fn = jax.grad(self.loss, has_aux=True)
-        state, traj, hidden0, act_metrics = self.rollout(state, hp)
+        state, traj, (hidden0, critic_hidden0), act_metrics = self.rollout(state, hp)
         last_ts = state.acting.timestep
-        last_value = self._value(state.params, last_ts.obs, last_ts.state)
-        adv, targets = losses.gae(traj.reward, traj.value, traj.bootstrap_value, last_value, traj.terminated,
-                                  traj.truncated, hp.gamma, hp.gae_lambda)
+        if config.recurrent_critic:
+            _, last_value = self._value_step(state.params, state.critic_hidden, last_ts.obs, last_ts.state,
+                                             state.acting.start)
+        else:
+            last_value = self._value(state.params, last_ts.obs, last_ts.state)
+        vn = state.value_norm
+        # with ValueNorm the critic's outputs are normalised: GAE runs on denormalised values, the critic
+        # fits the targets normalised by statistics that include this batch (MAPPO, r_mappo.py cal_value_loss)
+        real = (lambda v: norm.value_denormalize(vn, v)) if config.value_norm else (lambda v: v)
+        adv, targets = losses.gae(traj.reward, real(traj.value), real(traj.bootstrap_value), real(last_value),
+                                  traj.terminated, traj.truncated, hp.gamma, hp.gae_lambda)
+        if config.value_norm:
+            vn = norm.value_norm_update(vn, targets)
+            targets = norm.value_normalize(vn, targets)
 
         def epoch(carry, _):
             params, opt_state, key = carry
             key, k_perm = jax.random.split(key)
             # recurrent: each sequence starts from its stored rollout state (only [0] of the time axis is used)
-            h_seq = jnp.broadcast_to(hidden0, (T, *hidden0.shape)) if config.recurrent else None
+            h_seq = jax.tree.map(lambda h: jnp.broadcast_to(h, (T, *h.shape)), (hidden0, critic_hidden0)) \
+                if config.recurrent else None
             batch = self.minibatches(k_perm, (traj, h_seq, adv, targets))
 
             def mb_step(carry, mb):
                 params, opt_state = carry
                 mb_traj, mb_h, mb_adv, mb_targets = mb
-                h0 = mb_h[0] if config.recurrent else jnp.zeros((mb_adv.shape[1], *hidden0.shape[1:]), hidden0.dtype)
+                if config.recurrent:
+                    h0 = jax.tree.map(lambda h: h[0], mb_h)
+                else:
+                    h0 = jax.tree.map(lambda h: jnp.zeros((mb_adv.shape[1], *h.shape[1:]), h.dtype),
+                                      (hidden0, critic_hidden0))
                 grads, metrics = grad_fn(params, hp, mb_traj, h0, mb_adv, mb_targets)
                 updates, opt_state = tx.update(grads, opt_state, params)
                 return (optax.apply_updates(params, updates), opt_state), metrics
@@ -198,4 +253,6 @@ class PPO:
         metrics = jax.tree.map(jnp.mean, metrics)
         metrics.update(act_metrics)
         metrics.update(mean_over_episodes(traj.episode_done, traj.episode))
-        return state.replace(params=params, opt_state=opt_state, key=key), metrics
+        # input statistics change after the epochs, so every ratio above compares policies on the same inputs
+        params = self.policy.update_input_norm(params, traj.obs, traj.state)
+        return state.replace(params=params, opt_state=opt_state, key=key, value_norm=vn), metrics

@@ -85,7 +85,8 @@ class AIL(ActorCritic):
 
     @staticmethod
     def param_group(top_level_key: str) -> str:
-        return {"log_std": "actor", "expert": "actor", "expert_log_std": "actor"}.get(top_level_key, top_level_key)
+        return {"expert": "actor", "expert_log_std": "actor"}.get(top_level_key,
+                                                                  ActorCritic.param_group(top_level_key))
 
     # ----- the expert ---------------------------------------------------------------------------
     def expert_head(self, params, state: Array, mask: Array) -> Array:

@@ -23,8 +23,9 @@ import jax.numpy as jnp
 from flax import struct
 
 from agentmixer_jax import distributions as D
+from agentmixer_jax import normalization as norm
 from agentmixer_jax.config import HParams, TrainConfig
-from agentmixer_jax.networks import ActorOutput, Critic, IndividualActors, LogStd
+from agentmixer_jax.networks import ActorOutput, Critic, IndividualActors, LogStd, RecurrentCritic
 from envs.core import EnvSpec
 
 Array = jax.Array
@@ -54,8 +55,16 @@ class ActorCritic:
         self.actor = IndividualActors(
             num_agents=spec.num_agents, action_dim=spec.action_dim, discrete=spec.discrete,
             hidden_sizes=config.hidden_sizes, activation=config.activation,
-            share_params=config.share_actor_params, recurrent=config.recurrent, gru_size=config.gru_size)
-        self.critic = Critic(config.critic_hidden_sizes, config.activation)
+            share_params=config.share_actor_params, recurrent=config.recurrent, gru_size=config.gru_size,
+            weight_init=config.weight_init, feature_norm=config.feature_norm, gru_dense=config.gru_dense,
+            agent_id=config.agent_id)
+        if config.recurrent_critic:
+            self.critic = RecurrentCritic(config.critic_hidden_sizes, config.activation, config.gru_size,
+                                          weight_init=config.weight_init, feature_norm=config.feature_norm,
+                                          gru_dense=config.gru_dense)
+        else:
+            self.critic = Critic(config.critic_hidden_sizes, config.activation, weight_init=config.weight_init,
+                                 feature_norm=config.feature_norm)
         self.log_std = None if spec.discrete else LogStd(spec.action_dim)
 
     # ----- parameters -------------------------------------------------------------------------
@@ -72,16 +81,39 @@ class ActorCritic:
         obs, state, mask = self.dummy_inputs()
         params = {
             "actor": self.actor.init(k_actor, self.initial_hidden(), obs, mask, jnp.bool_(True))["params"],
-            "critic": self.critic.init(k_critic, self.critic_input(obs, state))["params"],
+            "critic": self.critic.init(k_critic, *self._critic_args(self.initial_critic_hidden(),
+                                                                  self.critic_input(obs, state)))["params"],
         }
         if self.log_std is not None:
             params["log_std"] = self.log_std.init(k_extra)["params"]
+        if self.config.normalize_inputs:
+            params["input_norm"] = {"obs": norm.rms_init(self.spec.obs_dim),
+                                    "state": norm.rms_init(self.spec.state_dim)}
         return params
 
     @staticmethod
     def param_group(top_level_key: str) -> str:
-        """Optimiser group of a top-level parameter key: actor, critic or pm."""
-        return {"log_std": "actor"}.get(top_level_key, top_level_key)
+        """Optimiser group of a top-level parameter key: actor, critic, pm, or frozen (running statistics)."""
+        return {"log_std": "actor", "input_norm": "frozen"}.get(top_level_key, top_level_key)
+
+    # ----- input normalisation (running statistics kept in params["input_norm"], never trained) -----------
+    def inputs(self, params, obs: Array, state: Array) -> tuple[Array, Array]:
+        """(obs (..., N, obs_dim), state (..., state_dim)) as the networks see them: normalised by the running
+        statistics in `params` with `normalize_inputs`, unchanged otherwise. Every caller that feeds the env's
+        observations to the policy (acting, the learners' losses and values, playback) goes through here."""
+        if "input_norm" not in params:
+            return obs, state
+        stats = params["input_norm"]
+        return norm.rms_normalize(stats["obs"], obs), norm.rms_normalize(stats["state"], state)
+
+    def update_input_norm(self, params, obs: Array, state: Array):
+        """params with the running statistics updated by a batch of raw obs (..., N, obs_dim) and state
+        (..., state_dim); unchanged without `normalize_inputs`."""
+        if "input_norm" not in params:
+            return params
+        stats = params["input_norm"]
+        return {**params, "input_norm": {"obs": norm.rms_update(stats["obs"], obs),
+                                         "state": norm.rms_update(stats["state"], state)}}
 
     def initial_hidden(self) -> Array:
         """(N, gru_size) zeros: the recurrent state at an episode start."""
@@ -100,9 +132,25 @@ class ActorCritic:
             x = obs
         return jnp.concatenate([x, ids], axis=-1)
 
+    def _critic_args(self, h: Array | None, x: Array) -> tuple:
+        """The critic's init arguments: (h, x, reset) for a recurrent critic, (x,) otherwise."""
+        return (h, x, jnp.bool_(True)) if self.config.recurrent_critic else (x,)
+
+    def initial_critic_hidden(self) -> Array | None:
+        """(N, gru_size) zeros for a recurrent critic; None (nothing to carry) otherwise."""
+        if not self.config.recurrent_critic:
+            return None
+        return jnp.zeros((self.num_agents, self.config.gru_size), jnp.float32)
+
     def value(self, params, obs: Array, state: Array) -> Array:
-        """(N,) per-agent values."""
+        """(N,) per-agent values of a feed-forward critic."""
         return self.critic.apply({"params": params["critic"]}, self.critic_input(obs, state))
+
+    def value_step(self, params, h: Array, obs: Array, state: Array, reset: Array) -> tuple[Array, Array]:
+        """(h', (N,) values): one step of the critic, recurrent (state zeroed where `reset`) or not (h unchanged)."""
+        if not self.config.recurrent_critic:
+            return h, self.value(params, obs, state)
+        return self.critic.apply({"params": params["critic"]}, h, self.critic_input(obs, state), reset)
 
     # ----- individual policies ----------------------------------------------------------------
     def individual_log_std(self, params) -> Array:

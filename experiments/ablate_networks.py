@@ -1,0 +1,134 @@
+"""Ablation of the critic / network options (value normalisation, input normalisation, LayerNorm, orthogonal
+init, Huber loss, value clipping) at equal budgets: one CLI run per task x variant, then a table.
+
+    python -m experiments.ablate_networks --tasks protoss_5v5 --seeds 8 --steps 192000
+    python -m experiments.ablate_networks --tasks protoss_5v5 --table-only      # re-read the run folders
+
+Every run is an ordinary run folder under OUT/TASK/ALGO-VARIANT (so `results_table` and `plot_curves` read them).
+The table gives, per variant, the interquartile mean (IQM: the mean of the middle 50% of seeds) of the greedy
+decentralised evaluation with a 95% percentile-bootstrap interval, the mean of the training return over the last
+10% of updates, and the training throughput of the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import tyro
+
+# variant -> TrainConfig overrides (CLI spelling); "today" is the library default before these options
+VARIANTS: dict[str, dict[str, str]] = {
+    "today": {},
+    "value_norm": {"value-norm": "True"},
+    "inputs": {"normalize-inputs": "True"},
+    "layernorm": {"feature-norm": "True"},
+    "orthogonal": {"weight-init": "orthogonal"},
+    "no_value_clip": {"clip-value-loss": "False"},
+    "value_norm_huber": {"value-norm": "True", "value-loss": "huber"},
+    "all": {"value-norm": "True", "normalize-inputs": "True", "weight-init": "orthogonal"},
+    "recurrent": {"recurrent": "True"},
+    "recurrent_critic": {"recurrent": "True", "recurrent-critic": "True"},
+}
+
+# task prefix -> the evaluation statistic the table reports
+EVAL_METRIC = {"protoss": "win_rate", "terran": "win_rate", "zerg": "win_rate"}
+
+
+@dataclasses.dataclass
+class Args:
+    tasks: tuple[str, ...] = ("protoss_5v5",)  # presets from experiments/presets.py
+    variants: tuple[str, ...] = tuple(VARIANTS)  # names of VARIANTS
+    algo: str = "mappo"
+    seeds: int = 8
+    steps: int = 192_000  # env steps per seed (every variant of a task gets the same)
+    out: Path = Path("runs/ablation")
+    table_only: bool = False  # only read existing run folders and print the table
+
+
+def iqm_ci(values: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """(IQM, low, high): the 25%-trimmed mean and its 95% percentile-bootstrap interval over seeds."""
+    from scipy.stats import trim_mean
+
+    values = np.asarray(values, np.float64)
+    rng = np.random.default_rng(seed)
+    boots = [trim_mean(rng.choice(values, values.size), 0.25) for _ in range(resamples)]
+    return float(trim_mean(values, 0.25)), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
+
+
+def run_dir(args: Args, task: str, variant: str) -> Path:
+    return args.out / task / f"{args.algo}-{variant}"
+
+
+def train_argv(args: Args, task: str, variant: str) -> list[str]:
+    argv = ["--env", task, "--algo", args.algo, "--seeds", str(args.seeds), "--config.total-env-steps",
+            str(args.steps), "--out", str(run_dir(args, task, variant)), "--overwrite", "--no-progress"]
+    for field, value in VARIANTS[variant].items():
+        if value == "True":
+            argv.append(f"--config.{field}")
+        elif value == "False":
+            argv.append(f"--config.no-{field}")
+        else:
+            argv += [f"--config.{field}", value]
+    return argv
+
+
+def _tail(metrics: dict, name: str, alive: np.ndarray) -> np.ndarray | None:
+    """(alive seeds,) the mean of a per-seed metric over the last 10% of updates, or None if not logged."""
+    if name not in metrics:
+        return None
+    v = np.asarray(metrics[name])[alive]
+    return v[:, -max(1, v.shape[1] // 10):].mean(1)
+
+
+def row(args: Args, task: str, variant: str) -> dict[str, str] | None:
+    from agentmixer_jax.run_record import RunFolder
+
+    folder = RunFolder(run_dir(args, task, variant))
+    if not folder.has_summary():
+        return None
+    s = folder.read_summary()
+    if "eval" not in s:  # still running, interrupted or failed
+        return None
+    metric = EVAL_METRIC.get(task.split("_")[0], "return")
+    alive = ~np.asarray(s["diverged_per_seed"], bool)
+    vals = np.asarray([v for v, ok in zip(s["eval"][f"{metric}_per_seed"], alive) if ok], np.float64)
+    m = folder.read_metrics()
+    tail = _tail(m, "episode_return_per_seed", alive)
+    iqm, lo, hi = iqm_ci(vals) if vals.size else (float("nan"),) * 3
+    return {"task": task, "variant": variant, "options": " ".join(f"{k}={v}" for k, v in VARIANTS[variant].items())
+            or "(defaults)", f"greedy {metric}: IQM [95% CI]": f"{iqm:.3f} [{lo:.3f}, {hi:.3f}]",
+            "mean": f"{vals.mean():.3f}" if vals.size else "-",
+            "training return, last 10%": f"{tail.mean():.2f} ± {1.96 * tail.std(ddof=1) / np.sqrt(tail.size):.2f}"
+            if tail.size > 1 else "-",
+            **({"training win rate, last 10%": f"{won.mean():.3f}"}
+               if (won := _tail(m, "episode_won_per_seed", alive)) is not None else {}),
+            "seeds (diverged)": f"{alive.size} ({int((~alive).sum())})",
+            "env steps/s": f"{s['steps_per_second']:,.0f}"}
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, str]]:
+    args = tyro.cli(Args, args=argv)
+    unknown = sorted(set(args.variants) - set(VARIANTS))
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    if not args.table_only:
+        from experiments import train
+
+        for task in args.tasks:
+            for variant in args.variants:
+                print(f"== {task} / {variant}", flush=True)
+                train.main(train_argv(args, task, variant))
+    rows = [r for t in args.tasks for v in args.variants if (r := row(args, t, v)) is not None]
+    if rows:
+        from experiments.results_table import format_markdown
+
+        print(format_markdown(rows))
+        (args.out / "ablation.json").write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Training throughput of the critic / network options, side by side in one process (BENCHMARKS.md).
+
+    python -m experiments.bench_networks --tasks protoss_5v5 ant_4x2 --record
+
+Every variant (a set of TrainConfig overrides, `experiments.ablate_networks.VARIANTS`) is compiled first; then
+`--repeats` rounds time one whole run (init, every update, evaluation) of each variant in turn, the order rotating
+per round, so a drift of a shared machine is spread over all variants. Reported: the median env steps/s over all
+seeds and its ratio to the first variant (the library defaults before these options).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import time
+from pathlib import Path
+
+import tyro
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE_SECTION = "## Critic and network options: throughput"
+TABLE_HEADER = ["date", "machine", "task", "algo", "seeds x envs x steps x updates", "variant", "options",
+                "env steps/s", "ratio to today", "command"]
+
+
+@dataclasses.dataclass
+class Args:
+    tasks: tuple[str, ...] = ("protoss_5v5", "ant_4x2")
+    variants: tuple[str, ...] = ("today", "value_norm", "inputs", "layernorm", "orthogonal", "all", "recurrent",
+                                 "recurrent_critic")
+    algo: str = "mappo"
+    seeds: int = 8
+    updates: int = 0  # 0: 5 on grid / SMAX tasks, 2 on MaMuJoCo
+    num_envs: int = 0  # 0: the preset's; MaMuJoCo: 64
+    repeats: int = 3
+    record: bool = False  # append the rows to BENCHMARKS.md
+    json: Path | None = None
+
+
+def _config_overrides(variant: str) -> dict:
+    """The CLI spelling of experiments.ablate_networks.VARIANTS as TrainConfig keyword arguments."""
+    from experiments.ablate_networks import VARIANTS
+
+    out = {}
+    for flag, value in VARIANTS[variant].items():
+        out[flag.replace("-", "_")] = {"True": True, "False": False}.get(value, value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = tyro.cli(Args, args=argv)
+    import jax
+
+    import envs
+    from agentmixer_jax.trainer import Seeds, Trainer
+    from experiments.benchmarks_md import device_name
+    from experiments.presets import env_kwargs, preset
+
+    rows = []
+    for task in args.tasks:
+        mujoco = task.split("_")[0] in ("ant", "halfcheetah", "hopper", "walker2d", "humanoid", "humanoidstandup",
+                                        "reacher")
+        updates = args.updates or (2 if mujoco else 5)
+        num_envs = args.num_envs or (64 if mujoco else 0)
+        env = envs.make(task, **env_kwargs(task))
+        programs = {}
+        for variant in args.variants:
+            cfg, hp = preset(task, args.algo)
+            cfg = dataclasses.replace(cfg, **_config_overrides(variant))
+            if num_envs:
+                cfg = dataclasses.replace(cfg, num_envs=num_envs)
+            cfg = dataclasses.replace(cfg, total_env_steps=cfg.batch_size * updates)
+            seeds = Seeds(Trainer(env, cfg), args.seeds)
+            seeds.compile(hp, (updates,))
+
+            def whole_run(seeds=seeds, hp=hp, n=updates):
+                state = seeds.init(seeds.keys(0), hp)
+                state, metrics, finite = seeds.run(state, n)
+                jax.device_get((metrics, finite))
+                return jax.device_get(seeds.evaluate(state))
+
+            whole_run()  # untimed: first-run effects
+            programs[variant] = (whole_run, cfg)
+            print(f"compiled {task} / {variant}", flush=True)
+        times = {v: [] for v in programs}
+        names = list(programs)
+        for r in range(args.repeats):
+            for v in names[r % len(names):] + names[: r % len(names)]:
+                t0 = time.perf_counter()
+                programs[v][0]()
+                times[v].append(time.perf_counter() - t0)
+        for v in names:
+            cfg = programs[v][1]
+            steps = args.seeds * cfg.num_updates * cfg.batch_size
+            rows.append({"task": task, "algo": args.algo, "variant": v, "seeds": args.seeds,
+                         "num_envs": cfg.num_envs, "num_steps": cfg.num_steps, "updates": cfg.num_updates,
+                         "times": times[v], "sps": steps / statistics.median(times[v]), "device": device_name()})
+        base = rows[-len(names)]["sps"]
+        for row in rows[-len(names):]:
+            row["ratio"] = row["sps"] / base
+            print(f"{task} {row['variant']}: {row['sps']:,.0f} env steps/s ({row['ratio']:.3f} of "
+                  f"{names[0]}); runs {', '.join(f'{t:.2f}' for t in row['times'])} s", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    if args.record:
+        import datetime as dt
+
+        from experiments.ablate_networks import VARIANTS
+        from experiments.benchmarks_md import insert_rows
+
+        lines = []
+        for r in rows:
+            opts = " ".join(f"{k}={v}" for k, v in VARIANTS[r["variant"]].items()) or "(defaults)"
+            cmd = (f"`python -m experiments.bench_networks --tasks {r['task']} --seeds {args.seeds} "
+                   f"--repeats {args.repeats}`")
+            lines.append(f"| {dt.date.today().isoformat()} | {r['device']} | {r['task']} | {r['algo']} | "
+                         f"{r['seeds']} x {r['num_envs']} x {r['num_steps']} x {r['updates']} | {r['variant']} | "
+                         f"{opts} | {r['sps']:,.0f} | {r['ratio']:.3f} | {cmd} |")
+        path = ROOT / "BENCHMARKS.md"
+        path.write_text(insert_rows(path.read_text(), TABLE_SECTION, TABLE_HEADER, lines))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
