@@ -105,7 +105,7 @@ class TrainConfig:
     recurrent_critic: bool = False  # GRU critic over the state sequence (reset at episode starts; needs recurrent)
     anneal_lr: bool = False  # decay learning rates linearly to 0 over training
     eval_episodes: int = 8  # evaluation episodes per seed, decentralised mode actions
-    log_every: int = 0  # updates per chunk of the CLI: progress, divergence check (0: about 20 chunks per run)
+    log_every: int = 0  # updates per chunk of the CLI: progress, divergence check (0: ~20 chunks, >= 5 updates each)
 
     @property
     def batch_size(self) -> int:
@@ -119,7 +119,9 @@ class TrainConfig:
     def log_interval(self) -> int:
         if self.log_every > 0:
             return self.log_every
-        return max(1, self.num_updates // 20)
+        # about 20 chunks per run, but at least 5 updates each: every chunk boundary syncs with the host (metrics
+        # fetched, finite check, progress), which short runs of one-update chunks would pay on every update
+        return max(1, min(self.num_updates, max(5, self.num_updates // 20)))
 
     def validate(self) -> TrainConfig:
         """Raise a ValueError naming the field and the fix; return self when the config can work."""

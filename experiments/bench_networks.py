@@ -48,6 +48,25 @@ def _config_overrides(variant: str) -> dict:
     return out
 
 
+def record(rows: list[dict], args: Args) -> None:
+    """Append the rows to BENCHMARKS.md's table of this benchmark."""
+    import datetime as dt
+
+    from experiments.ablate_networks import VARIANTS
+    from experiments.benchmarks_md import insert_rows
+
+    lines = []
+    for r in rows:
+        opts = " ".join(f"{k}={v}" for k, v in VARIANTS[r["variant"]].items() if v != "False") or "(as before)"
+        cmd = (f"`python -m experiments.bench_networks --tasks {r['task']} --variants {' '.join(args.variants)} "
+               f"--seeds {r['seeds']} --repeats {args.repeats}`")
+        lines.append(f"| {dt.date.today().isoformat()} | {r['device']} | {r['task']} | {r['algo']} | "
+                     f"{r['seeds']} x {r['num_envs']} x {r['num_steps']} x {r['updates']} | {r['variant']} | "
+                     f"{opts} | {r['sps']:,.0f} | {r['ratio']:.3f} | {cmd} |")
+    path = ROOT / "BENCHMARKS.md"
+    path.write_text(insert_rows(path.read_text(), TABLE_SECTION, TABLE_HEADER, lines))
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     args = tyro.cli(Args, args=argv)
     import jax
@@ -104,21 +123,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     if args.record:
-        import datetime as dt
-
-        from experiments.ablate_networks import VARIANTS
-        from experiments.benchmarks_md import insert_rows
-
-        lines = []
-        for r in rows:
-            opts = " ".join(f"{k}={v}" for k, v in VARIANTS[r["variant"]].items()) or "(defaults)"
-            cmd = (f"`python -m experiments.bench_networks --tasks {r['task']} --seeds {args.seeds} "
-                   f"--repeats {args.repeats}`")
-            lines.append(f"| {dt.date.today().isoformat()} | {r['device']} | {r['task']} | {r['algo']} | "
-                         f"{r['seeds']} x {r['num_envs']} x {r['num_steps']} x {r['updates']} | {r['variant']} | "
-                         f"{opts} | {r['sps']:,.0f} | {r['ratio']:.3f} | {cmd} |")
-        path = ROOT / "BENCHMARKS.md"
-        path.write_text(insert_rows(path.read_text(), TABLE_SECTION, TABLE_HEADER, lines))
+        record(rows, args)
     return rows
 
 

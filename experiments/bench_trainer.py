@@ -89,6 +89,8 @@ def prepare(task: str, algo: str, seeds: int, updates: int, num_envs: int):
     if num_envs:
         cfg = dataclasses.replace(cfg, num_envs=num_envs)
     cfg = dataclasses.replace(cfg, total_env_steps=cfg.batch_size * updates, log_every=0)
+    if hasattr(cfg, "normalize_inputs"):  # a preset option the one-closure runner did not have: time the loop alone
+        cfg = dataclasses.replace(cfg, normalize_inputs=False)
     env = envs.make(task, **env_kwargs(task))
     hp = hp.as_floats()
     try:

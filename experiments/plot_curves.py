@@ -410,6 +410,7 @@ def plot_curves(run_dirs: Sequence[Path | str], out: Path | str = "curves.png", 
     if labels is not None and len(labels) != len(runs):
         raise ValueError(f"{len(labels)} labels for {len(runs)} runs ({', '.join(str(r.path) for r in runs)})")
     several_envs = len({r.env for r in runs}) > 1
+    given_labels = labels is not None  # the user's labels name the series (colours); otherwise the algo does
     if labels is None:
         if panels_by == "env":
             labels = [r.algo for r in runs]
@@ -425,7 +426,10 @@ def plot_curves(run_dirs: Sequence[Path | str], out: Path | str = "curves.png", 
     hl = [parse_hline(h) if isinstance(h, str) else (float(h[0]), str(h[1])) for h in hlines]
 
     panel_keys = list(dict.fromkeys(getattr(r, panels_by) for r in runs)) if panels_by != "none" else [""]
-    series_keys = list(dict.fromkeys(r.algo if panels_by == "env" else lab for r, lab in zip(runs, labels)))
+    def series(r, lab):
+        return r.algo if panels_by == "env" and not given_labels else lab
+
+    series_keys = list(dict.fromkeys(series(r, lab) for r, lab in zip(runs, labels)))
     colors = plt.get_cmap("tab10" if len(series_keys) <= 10 else "tab20")
     ncols = len(panel_keys)
     fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols if ncols > 1 else 7.0, 4.3), squeeze=False,
@@ -436,7 +440,7 @@ def plot_curves(run_dirs: Sequence[Path | str], out: Path | str = "curves.png", 
         for r, lab in panel_runs:
             values = smooth(masked_values(r, metric, fill), smooth_window)
             mean, low, high = bootstrap_ci(values, resamples)
-            color = colors(series_keys.index(r.algo if panels_by == "env" else lab) % colors.N)
+            color = colors(series_keys.index(series(r, lab)) % colors.N)
             x = r.x_for(metric)
             ax.plot(x, mean, color=color, label=lab, lw=1.6, marker="o" if is_eval_metric(metric) else None,
                     ms=3)

@@ -28,8 +28,12 @@ _MATRIX_PER_ALGO = {"agentmixer": dict(pm_lr=2e-3, gumbel_tau=0.5)}
 # steps per update, 200k steps per seed (at 100k some MAPPO seeds still deadlock, see RESULTS.md). The PM
 # is 16 channels wide for these two-agent, five-action tasks, as for the matrix games.
 _SMALL_PM = dict(pm_channels=16, pm_channel_hidden=32, pm_token_hidden=8)
+# Running input normalisation (issue 17): chosen by the ablation in RESULTS.md ("Critic and network options"):
+# MAPPO's greedy win rate x2.0-4.5 on the three SMACv2 stand-in races at 192k steps, the best greedy return on
+# predator-prey P = -1, no measurable throughput cost (BENCHMARKS.md). Not measured elsewhere, so not elsewhere.
+_INPUT_NORM = dict(normalize_inputs=True)
 _PREDATOR_PREY_CONFIG = dict(num_envs=32, num_steps=100, total_env_steps=1_000_000, update_epochs=4,
-                             num_minibatches=2, eval_episodes=32, **_SMALL_PM)
+                             num_minibatches=2, eval_episodes=32, **_SMALL_PM, **_INPUT_NORM)
 _BRIDGE_CONFIG = dict(num_envs=32, num_steps=25, total_env_steps=200_000, update_epochs=4, num_minibatches=2,
                       eval_episodes=32, **_SMALL_PM)
 
@@ -42,7 +46,7 @@ _MUJOCO_CONFIG = dict(num_envs=64, num_steps=100, total_env_steps=10_000_000, up
 # SMACv2 stand-in (issue 5): MAPPO's SMACv2 settings with feed-forward actors: 5 epochs, lr 5e-4, gamma 0.99;
 # 32 envs x 100 steps per update; 10M steps as the published SMACv2 curves; a 32-channel PM.
 _SMAX_CONFIG = dict(num_envs=32, num_steps=100, total_env_steps=10_000_000, update_epochs=5, num_minibatches=2,
-                    eval_episodes=32, pm_channels=32, pm_channel_hidden=64, pm_token_hidden=16)
+                    eval_episodes=32, pm_channels=32, pm_channel_hidden=64, pm_token_hidden=16, **_INPUT_NORM)
 _MUJOCO_TASKS = ("ant_2x4", "ant_2x4d", "ant_4x2", "ant_8x1", "halfcheetah_2x3", "halfcheetah_3x2", "halfcheetah_6x1",
                  "hopper_3x1", "walker2d_2x3", "walker2d_3x2", "walker2d_6x1", "humanoid_9|8", "humanoid_17x1",
                  "humanoidstandup_9|8", "humanoidstandup_17x1", "reacher_2x1")
