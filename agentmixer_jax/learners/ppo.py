@@ -76,9 +76,6 @@ class PPO:
         self.acting = acting
         self.config = config
         # the critic's output on raw inputs (normalised by the policy); in ValueNorm's units with value_norm
-        self._value = jax.vmap(lambda params, obs, state: policy.value(params, *policy.inputs(params, obs, state)),
-                               in_axes=(None, 0, 0))
-
         def value_step(params, h, obs, state, reset):
             return policy.value_step(params, h, *policy.inputs(params, obs, state), reset)
 
@@ -121,7 +118,6 @@ class PPO:
         """T steps of the policy's behaviour: (state, trajectory (T, E, ...), recurrent states of the actors and
         the critic at its start, the behaviour's metrics averaged over the rollout)."""
         policy = self.policy
-        recurrent_critic = self.config.recurrent_critic
 
         def behaviour(params, out, obs_state, mask, key):
             return policy.act(params, out, obs_state, mask, key, hp)
@@ -130,15 +126,10 @@ class PPO:
             key, k_act, k_env = jax.random.split(state.key, 3)
             carry, rec = self.acting.step(state.params, state.acting, k_act, k_env, behaviour)
             nxt = rec.next
-            hc = state.critic_hidden
-            if recurrent_critic:
-                hc, value = self._value_step(state.params, hc, rec.obs, rec.state, rec.start)
-                # the final observation continues the episode the critic has been reading
-                _, boot = self._value_step(state.params, hc, nxt.info["final_obs"], nxt.info["final_state"],
-                                           jnp.zeros_like(rec.start))
-            else:
-                value = self._value(state.params, rec.obs, rec.state)
-                boot = self._value(state.params, nxt.info["final_obs"], nxt.info["final_state"])
+            hc, value = self._value_step(state.params, state.critic_hidden, rec.obs, rec.state, rec.start)
+            # the final observation continues the episode the (recurrent) critic has been reading
+            _, boot = self._value_step(state.params, hc, nxt.info["final_obs"], nxt.info["final_state"],
+                                       jnp.zeros_like(rec.start))
             tr = Transition(obs=rec.obs, state=rec.state, mask=rec.mask, start=rec.start,
                             action=rec.policy.action, log_prob=rec.policy.log_prob, extras=rec.policy.extras,
                             value=value, reward=nxt.reward, terminated=nxt.terminated, truncated=nxt.truncated,
@@ -179,7 +170,8 @@ class PPO:
 
             _, values = jax.lax.scan(critic_scan, critic_hidden0, (mb.obs, mb.state, mb.start))
         else:
-            values = jax.vmap(self._value, in_axes=(None, 0, 0))(params, mb.obs, mb.state)
+            values = jax.vmap(self._value_step, in_axes=(None, None, 0, 0, 0))(params, None, mb.obs, mb.state,
+                                                                            mb.start)[1]
         v_loss = losses.value_loss(values, mb.value, targets, hp.clip_eps, config.clip_value_loss,
                                    None if config.value_loss == "mse" else hp.huber_delta,
                                    one_sided=config.value_loss == "huber_mappo")
@@ -209,11 +201,8 @@ class PPO:
         grad_fn = jax.grad(self.loss, has_aux=True)
         state, traj, (hidden0, critic_hidden0), act_metrics = self.rollout(state, hp)
         last_ts = state.acting.timestep
-        if config.recurrent_critic:
-            _, last_value = self._value_step(state.params, state.critic_hidden, last_ts.obs, last_ts.state,
-                                             state.acting.start)
-        else:
-            last_value = self._value(state.params, last_ts.obs, last_ts.state)
+        _, last_value = self._value_step(state.params, state.critic_hidden, last_ts.obs, last_ts.state,
+                                         state.acting.start)
         vn = state.value_norm
         # with ValueNorm the critic's outputs are normalised: GAE runs on denormalised values, the critic
         # fits the targets normalised by statistics that include this batch (MAPPO, r_mappo.py cal_value_loss)
