@@ -97,6 +97,7 @@ class TrainConfig:
     # value loss: squared error; Huber with hp.huber_delta; or huber_mappo, the MAPPO codebase's one-sided Huber
     value_loss: Literal["mse", "huber", "huber_mappo"] = "mse"
     value_norm: bool = False  # MAPPO's ValueNorm: the critic predicts running-normalised returns
+    popart: bool = False  # with value_norm: rescale the critic's output layer so its outputs survive a stats update
     normalize_inputs: bool = False  # running mean / std normalisation of observations and global state
     feature_norm: bool = False  # LayerNorm on every actor / critic input (MAPPO's use_feature_normalization)
     weight_init: Literal["normal", "orthogonal"] = "normal"  # actors and critics (gains sqrt 2 / 0.01 / 1)
@@ -161,6 +162,9 @@ class TrainConfig:
         if self.recurrent_critic and not self.recurrent:
             raise ValueError("recurrent_critic=True needs recurrent=True: minibatches must be whole sequences for a "
                              "GRU critic; set recurrent=True too")
+        if self.popart and not self.value_norm:
+            raise ValueError("popart=True preserves the critic's outputs across ValueNorm updates, but "
+                             "value_norm=False: set value_norm=True too, or leave popart off")
         if self.gru_dense and not self.recurrent:
             raise ValueError("gru_dense=True adds a layer after the GRU, but recurrent=False: set recurrent=True "
                              "or leave gru_dense off")

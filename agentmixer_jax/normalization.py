@@ -10,6 +10,9 @@ bit for bit like any other part of the learner state):
   onpolicy/utils/valuenorm.py): exponential moving averages of the mean and mean square with weight
   `beta = 0.99999` and a debiasing term, variance clamped below at 1e-2. The critic predicts normalised
   values; GAE runs on denormalised ones.
+- PopArt (van Hasselt et al. 2016, "Learning values across many orders of magnitude", eq. 6): with ValueNorm,
+  after each statistics update the critic's linear output layer is rescaled, w' = w * s / s', b' = (s * b + m - m')
+  / s', so its denormalised outputs are exactly what they were before the update ("preserving outputs").
 """
 
 from __future__ import annotations
@@ -98,3 +101,17 @@ def value_normalize(vn: ValueNorm, x: Array) -> Array:
 def value_denormalize(vn: ValueNorm, x: Array) -> Array:
     mean, var = value_norm_mean_var(jax.lax.stop_gradient(vn))
     return x * jnp.sqrt(var) + mean
+
+
+def popart_rescale(kernel: Array, bias: Array, old: ValueNorm, new: ValueNorm) -> tuple[Array, Array]:
+    """The output layer (kernel (H, 1), bias (1,)) whose normalised outputs under `new` denormalise to what
+    (kernel, bias) gave under `old`: sigma' * (x @ w' + b') + mu' = sigma * (x @ w + b) + mu for every x."""
+    mean, var = value_norm_mean_var(old)
+    new_mean, new_var = value_norm_mean_var(new)
+    std, new_std = jnp.sqrt(var), jnp.sqrt(new_var)
+    return kernel * (std / new_std), (std * bias + mean - new_mean) / new_std
+
+
+def value_renormalize(old: ValueNorm, new: ValueNorm, x: Array) -> Array:
+    """Normalised values under `old` expressed under `new` (what PopArt's rescaled critic now outputs)."""
+    return value_normalize(new, value_denormalize(old, x))

@@ -30,6 +30,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "layernorm": {**_OFF, "feature-norm": "True"},
     "orthogonal": {**_OFF, "weight-init": "orthogonal"},
     "no_value_clip": {**_OFF, "clip-value-loss": "False"},
+    "popart": {**_OFF, "value-norm": "True", "popart": "True"},
     "value_norm_huber": {**_OFF, "value-norm": "True", "value-loss": "huber"},
     "all": {"value-norm": "True", "normalize-inputs": "True", "weight-init": "orthogonal"},
     "recurrent": {**_OFF, "recurrent": "True"},

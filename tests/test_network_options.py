@@ -246,3 +246,45 @@ def test_network_setups_apply_over_the_preset_and_flags_override_them(tmp_path):
     c = summary["config"]
     assert c["recurrent_critic"] and not c["agent_id"] and c["gru_dense"] and c["gru_size"] == 8
     assert summary["args"]["network"] == "jaxmarl"
+
+
+def test_popart_rescale_preserves_the_denormalised_outputs():
+    rng = np.random.default_rng(3)
+    old = norm.value_norm_init()
+    for t in (rng.normal(2.0, 3.0, 64), rng.normal(5.0, 1.0, 64)):
+        old = norm.value_norm_update(old, jnp.asarray(t, jnp.float32), beta=0.9)
+    new = norm.value_norm_update(old, jnp.asarray(rng.normal(40.0, 20.0, 64), jnp.float32), beta=0.9)
+    kernel, bias = jnp.asarray(rng.normal(size=(6, 1)), jnp.float32), jnp.asarray([0.3], jnp.float32)
+    x = jnp.asarray(rng.normal(size=(10, 6)), jnp.float32)
+    k2, b2 = norm.popart_rescale(kernel, bias, old, new)
+    before = norm.value_denormalize(old, x @ kernel + bias)
+    np.testing.assert_allclose(norm.value_denormalize(new, x @ k2 + b2), before, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(norm.value_denormalize(new, x @ kernel + bias), before, rtol=1e-2)
+    np.testing.assert_allclose(norm.value_renormalize(old, new, x @ kernel + bias), x @ k2 + b2, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("popart", [True, False])
+def test_popart_keeps_the_critic_s_values_through_an_update_without_critic_learning(popart):
+    """With a critic learning rate of ~0 the only change to the critic in an update is the ValueNorm statistics:
+    PopArt's rescaled output layer gives the same denormalised values after it, plain ValueNorm does not."""
+    cfg = dataclasses.replace(SMALL, popart=popart, normalize_inputs=False)
+    trainer = _trainer(cfg)
+    learner, hp = trainer.learner, HParams(critic_lr=1e-30, lr=1e-30).as_floats()
+    state = trainer.init(jax.random.PRNGKey(0), hp).learner
+    ts = state.acting.timestep
+
+    def real_values(s):
+        _, v = learner._value_step(s.params, s.critic_hidden, ts.obs, ts.state, s.acting.start)
+        return norm.value_denormalize(s.value_norm, v)
+
+    new, _ = jax.jit(learner.update)(state, hp)
+    assert float(new.value_norm.debiasing_term) > 0
+    if popart:
+        np.testing.assert_allclose(real_values(new), real_values(state), rtol=1e-4, atol=1e-5)
+    else:
+        assert not np.allclose(real_values(new), real_values(state), rtol=1e-3)
+
+
+def test_popart_needs_value_norm():
+    with pytest.raises(ValueError, match="popart=True .* value_norm=True"):
+        dataclasses.replace(SMALL, value_norm=False, popart=True).validate()

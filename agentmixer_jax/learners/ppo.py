@@ -210,7 +210,13 @@ class PPO:
         adv, targets = losses.gae(traj.reward, real(traj.value), real(traj.bootstrap_value), real(last_value),
                                   traj.terminated, traj.truncated, hp.gamma, hp.gae_lambda)
         if config.value_norm:
-            vn = norm.value_norm_update(vn, targets)
+            new_vn = norm.value_norm_update(vn, targets)
+            if config.popart:  # the critic's outputs (and the rollout's, for value clipping) keep their meaning
+                params = self.policy.rescale_value_head(
+                    state.params, lambda kernel, bias: norm.popart_rescale(kernel, bias, vn, new_vn))
+                state = state.replace(params=params)
+                traj = traj.replace(value=norm.value_renormalize(vn, new_vn, traj.value))
+            vn = new_vn
             targets = norm.value_normalize(vn, targets)
 
         def epoch(carry, _):

@@ -146,6 +146,13 @@ class ActorCritic:
         """(N,) per-agent values of a feed-forward critic."""
         return self.critic.apply({"params": params["critic"]}, self.critic_input(obs, state))
 
+    def rescale_value_head(self, params, fn):
+        """params with the critic's linear output layer replaced by fn(kernel (H, 1), bias (1,)) -> (kernel, bias)
+        (PopArt). The output layer is the critic's top-level `Dense_0`, feed-forward or recurrent."""
+        head = params["critic"]["Dense_0"]
+        kernel, bias = fn(head["kernel"], head["bias"])
+        return {**params, "critic": {**params["critic"], "Dense_0": {"kernel": kernel, "bias": bias}}}
+
     def value_step(self, params, h: Array, obs: Array, state: Array, reset: Array) -> tuple[Array, Array]:
         """(h', (N,) values): one step of the critic, recurrent (state zeroed where `reset`) or not (h unchanged)."""
         if not self.config.recurrent_critic:
