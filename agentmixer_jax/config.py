@@ -90,6 +90,7 @@ class TrainConfig:
     pm_agent_ids: bool = True  # one-hot ids into the PM; False makes the PM permutation-equivariant
     igc_exact: bool = False  # discrete AgentMixer: the PM may only lower other actions' logits (exact IGC)
     actor_joint_gradient: bool = True  # discrete AgentMixer: the joint PPO loss also trains the individual actors
+    happo_fixed_order: bool = False  # HAPPO: update the agents in index order instead of a random order each update
     covariance: Covariance = "diag"  # continuous AgentMixer exploration covariance: diag, lowrank or full
     cov_rank: int = 2  # rank of the low-rank factor (covariance=lowrank)
     normalize_advantages: bool = True  # normalise advantages per minibatch

@@ -45,14 +45,23 @@ def gae(reward: Array, value: Array, bootstrap_value: Array, last_value: Array, 
     return adv, adv + value
 
 
-def ppo_policy_loss(log_prob: Array, old_log_prob: Array, advantage: Array, clip_eps: Array):
-    """Clipped surrogate (Schulman et al. 2017), averaged. Returns (loss, approx_kl, clip_fraction)."""
+def ppo_policy_loss(log_prob: Array, old_log_prob: Array, advantage: Array, clip_eps: Array,
+                    weight: Array | None = None):
+    """Clipped surrogate (Schulman et al. 2017), averaged. Returns (loss, approx_kl, clip_fraction).
+
+    `weight` (same shape, no gradient) multiplies each sample's clipped surrogate: HAPPO's factor, the product of
+    the ratios of the agents updated before this one (Kuba et al. 2022; HARL harl/algorithms/actors/happo.py
+    `factor_batch * min(surr1, surr2)`)."""
     chex.assert_equal_shape([log_prob, old_log_prob, advantage])
     log_ratio = log_prob - old_log_prob
     ratio = jnp.exp(log_ratio)
     unclipped = ratio * advantage
     clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantage
-    loss = -jnp.mean(jnp.minimum(unclipped, clipped))
+    surrogate = jnp.minimum(unclipped, clipped)
+    if weight is not None:
+        chex.assert_equal_shape([weight, advantage])
+        surrogate = jax.lax.stop_gradient(weight) * surrogate
+    loss = -jnp.mean(surrogate)
     approx_kl = jnp.mean((ratio - 1.0) - log_ratio)
     clip_frac = jnp.mean(jnp.abs(ratio - 1.0) > clip_eps)
     return loss, approx_kl, clip_frac

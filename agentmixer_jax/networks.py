@@ -166,11 +166,20 @@ class IndividualActors(nn.Module):
     gru_dense: bool = False
     agent_id: bool = True
 
+    def _core_kwargs(self) -> dict:
+        return dict(hidden_sizes=self.hidden_sizes, activation=self.activation, action_dim=self.action_dim,
+                    recurrent=self.recurrent, gru_size=self.gru_size, weight_init=self.weight_init,
+                    feature_norm=self.feature_norm, gru_dense=self.gru_dense)
+
+    def core_module(self) -> _ActorCore:
+        """One agent's actor as a standalone module, to apply to one agent's parameters: `params["shared"]`, or
+        `params["per_agent"]` indexed at the agent (its input then carries the one-hot id as `__call__` adds it).
+        Sequential per-agent learners (HAPPO) run one agent at a time through it."""
+        return _ActorCore(**self._core_kwargs(), parent=None)
+
     @nn.compact
     def __call__(self, h: Array, obs: Array, mask: Array, reset: Array) -> tuple[Array, ActorOutput]:
-        core_kw = dict(hidden_sizes=self.hidden_sizes, activation=self.activation, action_dim=self.action_dim,
-                       recurrent=self.recurrent, gru_size=self.gru_size, weight_init=self.weight_init,
-                       feature_norm=self.feature_norm, gru_dense=self.gru_dense)
+        core_kw = self._core_kwargs()
         if self.share_params:
             x = obs
             if self.agent_id:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from agentmixer_jax.learners.happo import HAPPO
 from agentmixer_jax.learners.ppo import PPO
-from agentmixer_jax.policies import AIL, IPPO, MAPPO, ActorCritic, AgentMixer
+from agentmixer_jax.policies import AIL, IPPO, MAPPO, ActorCritic, AgentMixer, HAPPOPolicy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,6 +20,8 @@ class Algorithm:
     learner: type  # how it learns (agentmixer_jax/learners/)
     summary: str  # one line for --help and the README
     centralised_execution: bool = False  # True where greedy play needs more than each agent's own observation
+    # TrainConfig fields the algorithm's presets set (experiments/presets.py applies them under the env preset)
+    config_defaults: dict = dataclasses.field(default_factory=dict)
 
 
 ALGORITHMS: dict[str, Algorithm] = {
@@ -29,6 +32,10 @@ ALGORITHMS: dict[str, Algorithm] = {
                   "centralised critic"),
         Algorithm("mappo", MAPPO, PPO, "MAPPO: individual policies, per-agent ratios, centralised critic"),
         Algorithm("ippo", IPPO, PPO, "IPPO: individual policies, per-agent ratios, local critics"),
+        Algorithm("happo", HAPPOPolicy, HAPPO,
+                  "HAPPO: per-agent actors updated one after another in a random order, each advantage weighted "
+                  "by the ratios of the agents before it; centralised critic",
+                  config_defaults={"share_actor_params": False}),
         Algorithm("ail", AIL, PPO,
                   "AIL: a centralised expert acts and learns by PPO; the individual policies imitate it by KL "
                   "(the expert's own greedy score is reported as expert_*)"),

@@ -95,9 +95,10 @@ def env_kwargs(env: str) -> dict:
 def preset(env: str, algo: str, network: str = "preset") -> tuple[TrainConfig, HParams]:
     """The preset for `env` (library defaults when there is none), with `algo` filled in and the network setup
     `network` (a name of NETWORKS) applied over it."""
-    registry.get(algo)  # a ValueError listing the known algorithms
+    algorithm = registry.get(algo)  # a ValueError listing the known algorithms
     if network not in NETWORKS:
         raise ValueError(f"unknown network setup {network!r}; known: {', '.join(NETWORKS)}")
     cfg_kw, hp_kw, per_algo = PRESETS.get(env, ({}, {}, {}))
     hp = HParams(**{**hp_kw, **per_algo.get(algo, {})})
-    return dataclasses.replace(TrainConfig(**{**cfg_kw, **NETWORKS[network]}), algo=algo), hp
+    cfg = TrainConfig(**{**cfg_kw, **algorithm.config_defaults, **NETWORKS[network]})
+    return dataclasses.replace(cfg, algo=algo), hp

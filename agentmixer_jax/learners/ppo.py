@@ -85,26 +85,30 @@ class PPO:
     # ----- optimiser ---------------------------------------------------------------------------------
     def optimizer(self, params, hp: HParams) -> optax.GradientTransformation:
         """Adam per parameter group (actor, critic, pm), learning rates from `hp` through inject_hyperparams."""
-        config = self.config
         lrs = {"actor": hp.lr, "critic": hp.critic_lr, "pm": hp.pm_lr}
-        steps_per_update = config.update_epochs * config.num_minibatches
-
-        def group(lr):
-            if config.anneal_lr:
-                lr_value = lr
-                lr = lambda count: lr_value * (1.0 - (count // steps_per_update) / config.num_updates)
-            return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm),
-                               optax.inject_hyperparams(optax.adam)(learning_rate=lr, eps=1e-5))
-
         labels = {k: self.policy.param_group(k) for k in params}
         used = sorted(set(labels.values()))
         # running statistics ride in params (so saved policies replay the same) but are never trained
-        return optax.multi_transform({g: optax.set_to_zero() if g == "frozen" else group(lrs[g]) for g in used},
-                                     labels)
+        return optax.multi_transform(
+            {g: optax.set_to_zero() if g == "frozen" else self.adam(lrs[g], hp) for g in used}, labels)
+
+    def adam(self, lr: Array, hp: HParams) -> optax.GradientTransformation:
+        """One parameter group's optimiser: global-norm clipping, then Adam (eps 1e-5) at `lr`, annealed linearly
+        to 0 over the run with `anneal_lr` (one optimiser step per minibatch, epochs x minibatches per update)."""
+        config = self.config
+        steps_per_update = config.update_epochs * config.num_minibatches
+        if config.anneal_lr:
+            lr_value = lr
+            lr = lambda count: lr_value * (1.0 - (count // steps_per_update) / config.num_updates)
+        return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm),
+                           optax.inject_hyperparams(optax.adam)(learning_rate=lr, eps=1e-5))
+
+    def init_opt_state(self, params, hp: HParams):
+        return self.optimizer(params, hp).init(params)
 
     def init(self, k_params: Array, k_env: Array, k_run: Array, hp: HParams) -> PPOState:
         params = self.policy.init(k_params)
-        opt_state = self.optimizer(params, hp).init(params)
+        opt_state = self.init_opt_state(params, hp)
         acting = self.acting.reset(k_env, self.config.num_envs)
         # input statistics start from the first observations, so the first rollout is already normalised
         params = self.policy.update_input_norm(params, acting.timestep.obs, acting.timestep.state)
@@ -164,6 +168,16 @@ class PPO:
         if config.normalize_advantages:
             pol_adv = losses.normalize(pol_adv)
         pg_loss, approx_kl, clip_frac = losses.ppo_policy_loss(log_prob, mb.log_prob, pol_adv, hp.clip_eps)
+        v_loss = self.critic_loss(params, hp, mb, critic_hidden0, targets)
+        ent = jnp.mean(entropy)
+        total = pg_loss - hp.ent_coef * ent + hp.vf_coef * v_loss + jnp.mean(aux_loss)
+        metrics = {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": ent, "approx_kl": approx_kl,
+                   "clip_fraction": clip_frac, **jax.tree.map(jnp.mean, aux_metrics)}
+        return total, metrics
+
+    def critic_loss(self, params, hp: HParams, mb: Transition, critic_hidden0: Array | None, targets: Array):
+        """The value loss on a time-major minibatch (T', B', ...); critic_hidden0: (B', N, gru) or None."""
+        config = self.config
         if config.recurrent_critic:
             def critic_scan(h, x):
                 return self._value_step(params, h, *x)
@@ -172,14 +186,9 @@ class PPO:
         else:
             values = jax.vmap(self._value_step, in_axes=(None, None, 0, 0, 0))(params, None, mb.obs, mb.state,
                                                                             mb.start)[1]
-        v_loss = losses.value_loss(values, mb.value, targets, hp.clip_eps, config.clip_value_loss,
-                                   None if config.value_loss == "mse" else hp.huber_delta,
-                                   one_sided=config.value_loss == "huber_mappo")
-        ent = jnp.mean(entropy)
-        total = pg_loss - hp.ent_coef * ent + hp.vf_coef * v_loss + jnp.mean(aux_loss)
-        metrics = {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": ent, "approx_kl": approx_kl,
-                   "clip_fraction": clip_frac, **jax.tree.map(jnp.mean, aux_metrics)}
-        return total, metrics
+        return losses.value_loss(values, mb.value, targets, hp.clip_eps, config.clip_value_loss,
+                                 None if config.value_loss == "mse" else hp.huber_delta,
+                                 one_sided=config.value_loss == "huber_mappo")
 
     def minibatches(self, key: Array, tree):
         """(T, E, ...) -> (M, T', B', ...): whole sequences for recurrent actors, shuffled steps otherwise."""
@@ -193,13 +202,12 @@ class PPO:
                                                                                      *x.shape[2:]), tree)
 
     # ----- one update --------------------------------------------------------------------------------
-    def update(self, state: PPOState, hp: HParams) -> tuple[PPOState, dict]:
-        """One rollout and the PPO epochs on it. Metrics: scalars (losses, behaviour and episode statistics)."""
+    def collect(self, state: PPOState, hp: HParams):
+        """A rollout with its advantages: (state (value_norm updated, PopArt applied), trajectory (T, E, ...),
+        (actor, critic) recurrent states at its start, advantages (T, E, N), value targets (T, E, N) in the
+        critic's units, the behaviour's metrics)."""
         config = self.config
-        T = config.num_steps
-        tx = self.optimizer(state.params, hp)
-        grad_fn = jax.grad(self.loss, has_aux=True)
-        state, traj, (hidden0, critic_hidden0), act_metrics = self.rollout(state, hp)
+        state, traj, hidden0, act_metrics = self.rollout(state, hp)
         last_ts = state.acting.timestep
         _, last_value = self._value_step(state.params, state.critic_hidden, last_ts.obs, last_ts.state,
                                          state.acting.start)
@@ -218,6 +226,23 @@ class PPO:
                 traj = traj.replace(value=norm.value_renormalize(vn, new_vn, traj.value))
             vn = new_vn
             targets = norm.value_normalize(vn, targets)
+        return state.replace(value_norm=vn), traj, hidden0, adv, targets, act_metrics
+
+    def finish(self, state: PPOState, params, opt_state, key: Array, traj: Transition, metrics: dict,
+               act_metrics: dict) -> tuple[PPOState, dict]:
+        """The update's end: metrics completed with the behaviour's and the episodes', input statistics updated
+        (after the epochs, so every ratio compared policies on the same inputs)."""
+        metrics = {**metrics, **act_metrics, **mean_over_episodes(traj.episode_done, traj.episode)}
+        params = self.policy.update_input_norm(params, traj.obs, traj.state)
+        return state.replace(params=params, opt_state=opt_state, key=key), metrics
+
+    def update(self, state: PPOState, hp: HParams) -> tuple[PPOState, dict]:
+        """One rollout and the PPO epochs on it. Metrics: scalars (losses, behaviour and episode statistics)."""
+        config = self.config
+        T = config.num_steps
+        tx = self.optimizer(state.params, hp)
+        grad_fn = jax.grad(self.loss, has_aux=True)
+        state, traj, (hidden0, critic_hidden0), adv, targets, act_metrics = self.collect(state, hp)
 
         def epoch(carry, _):
             params, opt_state, key = carry
@@ -245,9 +270,4 @@ class PPO:
         key, k_epochs = jax.random.split(state.key)
         (params, opt_state, _), metrics = jax.lax.scan(epoch, (state.params, state.opt_state, k_epochs), None,
                                                        length=config.update_epochs)
-        metrics = jax.tree.map(jnp.mean, metrics)
-        metrics.update(act_metrics)
-        metrics.update(mean_over_episodes(traj.episode_done, traj.episode))
-        # input statistics change after the epochs, so every ratio above compares policies on the same inputs
-        params = self.policy.update_input_norm(params, traj.obs, traj.state)
-        return state.replace(params=params, opt_state=opt_state, key=key, value_norm=vn), metrics
+        return self.finish(state, params, opt_state, key, traj, jax.tree.map(jnp.mean, metrics), act_metrics)

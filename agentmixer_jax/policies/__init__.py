@@ -8,6 +8,7 @@ static (Python), never a `lax.cond`.
 from agentmixer_jax.policies.agentmixer import AgentMixer
 from agentmixer_jax.policies.ail import AIL
 from agentmixer_jax.policies.base import ActorCritic, PolicyStep
+from agentmixer_jax.policies.happo import HAPPOPolicy
 from agentmixer_jax.policies.mappo import IPPO, MAPPO
 
-__all__ = ["AIL", "ActorCritic", "AgentMixer", "IPPO", "MAPPO", "PolicyStep"]
+__all__ = ["AIL", "ActorCritic", "AgentMixer", "HAPPOPolicy", "IPPO", "MAPPO", "PolicyStep"]

@@ -106,6 +106,12 @@ class ActorCritic:
         stats = params["input_norm"]
         return norm.rms_normalize(stats["obs"], obs), norm.rms_normalize(stats["state"], state)
 
+    def obs_inputs(self, params, obs: Array) -> Array:
+        """Observations (..., obs_dim) alone as the actors see them (`inputs` without the state)."""
+        if "input_norm" not in params:
+            return obs
+        return norm.rms_normalize(params["input_norm"]["obs"], obs)
+
     def update_input_norm(self, params, obs: Array, state: Array):
         """params with the running statistics updated by a batch of raw obs (..., N, obs_dim) and state
         (..., state_dim); unchanged without `normalize_inputs`."""
