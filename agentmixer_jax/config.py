@@ -90,6 +90,9 @@ class TrainConfig:
     pm_agent_ids: bool = True  # one-hot ids into the PM; False makes the PM permutation-equivariant
     igc_exact: bool = False  # discrete AgentMixer: the PM may only lower other actions' logits (exact IGC)
     actor_joint_gradient: bool = True  # discrete AgentMixer: the joint PPO loss also trains the individual actors
+    mat_embd: int = 64  # MAT / MAT-Dec: transformer width (MAT's n_embd)
+    mat_heads: int = 1  # MAT / MAT-Dec: attention heads (n_head)
+    mat_blocks: int = 1  # MAT / MAT-Dec: encoder and decoder blocks (n_block)
     happo_fixed_order: bool = False  # HAPPO: update the agents in index order instead of a random order each update
     covariance: Covariance = "diag"  # continuous AgentMixer exploration covariance: diag, lowrank or full
     cov_rank: int = 2  # rank of the low-rank factor (covariance=lowrank)
@@ -131,7 +134,8 @@ class TrainConfig:
 
         registry.get(self.algo)  # raises, listing the known algorithms
         for field in ("num_envs", "num_steps", "update_epochs", "num_minibatches", "gru_size", "pm_channels",
-                      "pm_blocks", "pm_token_hidden", "pm_channel_hidden", "cov_rank", "eval_episodes"):
+                      "pm_blocks", "pm_token_hidden", "pm_channel_hidden", "cov_rank", "eval_episodes", "mat_embd",
+                      "mat_heads", "mat_blocks"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field}={getattr(self, field)} must be >= 1")
         if self.total_env_steps < self.batch_size:
@@ -166,6 +170,13 @@ class TrainConfig:
         if self.popart and not self.value_norm:
             raise ValueError("popart=True preserves the critic's outputs across ValueNorm updates, but "
                              "value_norm=False: set value_norm=True too, or leave popart off")
+        if self.algo in ("mat", "mat_dec"):
+            if self.mat_embd % self.mat_heads:
+                raise ValueError(f"mat_heads={self.mat_heads} must divide mat_embd={self.mat_embd}: pick a divisor")
+            for field in ("recurrent", "recurrent_critic", "popart", "feature_norm"):
+                if getattr(self, field):
+                    raise ValueError(f"{field}=True does not apply to {self.algo} (transformer networks with their own "
+                                     f"LayerNorms, no GRU and no separate critic head): leave {field} off")
         if self.gru_dense and not self.recurrent:
             raise ValueError("gru_dense=True adds a layer after the GRU, but recurrent=False: set recurrent=True "
                              "or leave gru_dense off")

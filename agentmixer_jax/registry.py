@@ -11,6 +11,12 @@ import dataclasses
 from agentmixer_jax.learners.happo import HAPPO
 from agentmixer_jax.learners.ppo import PPO
 from agentmixer_jax.policies import AIL, IPPO, MAPPO, ActorCritic, AgentMixer, HAPPOPolicy
+from agentmixer_jax.policies.mat import MAT, MATDec
+
+# MAT's value settings (PKU-MARL/Multi-Agent-Transformer mat/config.py at 08a18c6: use_valuenorm, use_huber_loss
+# with huber_delta 10, use_clipped_value_loss; its lr 5e-4, entropy 0.01, clip 0.2, max_grad_norm 10 are our
+# HParams defaults). Huber here is the two-sided form (with ValueNorm the branch beyond 10 std is never taken).
+_MAT_DEFAULTS = {"value_norm": True, "value_loss": "huber"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +42,13 @@ ALGORITHMS: dict[str, Algorithm] = {
                   "HAPPO: per-agent actors updated one after another in a random order, each advantage weighted "
                   "by the ratios of the agents before it; centralised critic",
                   config_defaults={"share_actor_params": False}),
+        Algorithm("mat", MAT, PPO,
+                  "MAT: transformer encoder over the agents' observations, autoregressive decoder of the joint "
+                  "action; EXECUTES CENTRALLY (greedy play decodes each agent from the others' observations and "
+                  "actions)", centralised_execution=True, config_defaults=_MAT_DEFAULTS),
+        Algorithm("mat_dec", MATDec, PPO,
+                  "MAT-Dec: MAT's encoder as the critic, decentralised per-agent MLP actors",
+                  config_defaults=_MAT_DEFAULTS),
         Algorithm("ail", AIL, PPO,
                   "AIL: a centralised expert acts and learns by PPO; the individual policies imitate it by KL "
                   "(the expert's own greedy score is reported as expert_*)"),
