@@ -96,7 +96,7 @@ def test_the_order_is_a_fresh_permutation_every_update():
     assert np.asarray(fixed.order(jax.random.PRNGKey(3))).tolist() == list(range(n))
 
 
-@pytest.mark.parametrize("recurrent", [False, True])
+@pytest.mark.parametrize("recurrent", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_each_agent_s_weight_is_the_product_of_the_ratios_of_the_agents_before_it(recurrent):
     """After one update's actor turns: the factor the m-th agent used equals prod_{j < m} pi_new_j / pi_old_j of
     the rollout's actions, each ratio computed independently from the parameters before and after; every agent
@@ -136,7 +136,7 @@ def test_each_agent_s_weight_is_the_product_of_the_ratios_of_the_agents_before_i
 
 
 def test_happo_updates_without_retracing_and_trains_the_critic():
-    trainer = _trainer()
+    trainer = _trainer(dataclasses.replace(SMALL, num_steps=1, total_env_steps=24), env="climbing")
     hp = HParams().as_floats()
     run = jax.jit(chex.assert_max_traces(trainer.run, n=1), static_argnums=1)
     state = trainer.init(jax.random.PRNGKey(0), hp)
