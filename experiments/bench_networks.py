@@ -67,54 +67,71 @@ def record(rows: list[dict], args: Args) -> None:
     path.write_text(insert_rows(path.read_text(), TABLE_SECTION, TABLE_HEADER, lines))
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    args = tyro.cli(Args, args=argv)
+def task_sizes(task: str, updates: int = 0, num_envs: int = 0) -> tuple[int, int]:
+    """(updates, num_envs) of a timed run: 5 updates on grid / SMAX tasks, 2 on MaMuJoCo (64 envs) unless given."""
+    mujoco = task.split("_")[0] in ("ant", "halfcheetah", "hopper", "walker2d", "humanoid", "humanoidstandup",
+                                    "reacher")
+    return updates or (2 if mujoco else 5), num_envs or (64 if mujoco else 0)
+
+
+def time_interleaved(env, setups: dict, seeds: int, updates: int, repeats: int, label: str = "") -> dict:
+    """{name: (TrainConfig, HParams)} -> {name: (times, TrainConfig)}: each setup compiled and run once untimed,
+    then `repeats` rounds of one whole run (init, `updates` updates, evaluation) of every setup in turn, the order
+    rotating per round."""
     import jax
 
-    import envs
     from agentmixer_jax.trainer import Seeds, Trainer
+
+    programs = {}
+    for name, (cfg, hp) in setups.items():
+        cfg = dataclasses.replace(cfg, total_env_steps=cfg.batch_size * updates)
+        prog = Seeds(Trainer(env, cfg), seeds)
+        prog.compile(hp, (updates,))
+
+        def whole_run(prog=prog, hp=hp, n=updates):
+            state = prog.init(prog.keys(0), hp)
+            state, metrics, finite = prog.run(state, n)
+            jax.device_get((metrics, finite))
+            return jax.device_get(prog.evaluate(state))
+
+        whole_run()  # untimed: first-run effects
+        programs[name] = (whole_run, cfg)
+        print(f"compiled {label} / {name}", flush=True)
+    times = {v: [] for v in programs}
+    names = list(programs)
+    for r in range(repeats):
+        for v in names[r % len(names):] + names[: r % len(names)]:
+            t0 = time.perf_counter()
+            programs[v][0]()
+            times[v].append(time.perf_counter() - t0)
+    return {v: (times[v], programs[v][1]) for v in names}
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = tyro.cli(Args, args=argv)
+    import envs
     from experiments.benchmarks_md import device_name
     from experiments.presets import env_kwargs, preset
 
     rows = []
     for task in args.tasks:
-        mujoco = task.split("_")[0] in ("ant", "halfcheetah", "hopper", "walker2d", "humanoid", "humanoidstandup",
-                                        "reacher")
-        updates = args.updates or (2 if mujoco else 5)
-        num_envs = args.num_envs or (64 if mujoco else 0)
+        updates, num_envs = task_sizes(task, args.updates, args.num_envs)
         env = envs.make(task, **env_kwargs(task))
-        programs = {}
+        setups = {}
         for variant in args.variants:
             cfg, hp = preset(task, args.algo)
             cfg = dataclasses.replace(cfg, **_config_overrides(variant))
             if num_envs:
                 cfg = dataclasses.replace(cfg, num_envs=num_envs)
-            cfg = dataclasses.replace(cfg, total_env_steps=cfg.batch_size * updates)
-            seeds = Seeds(Trainer(env, cfg), args.seeds)
-            seeds.compile(hp, (updates,))
-
-            def whole_run(seeds=seeds, hp=hp, n=updates):
-                state = seeds.init(seeds.keys(0), hp)
-                state, metrics, finite = seeds.run(state, n)
-                jax.device_get((metrics, finite))
-                return jax.device_get(seeds.evaluate(state))
-
-            whole_run()  # untimed: first-run effects
-            programs[variant] = (whole_run, cfg)
-            print(f"compiled {task} / {variant}", flush=True)
-        times = {v: [] for v in programs}
-        names = list(programs)
-        for r in range(args.repeats):
-            for v in names[r % len(names):] + names[: r % len(names)]:
-                t0 = time.perf_counter()
-                programs[v][0]()
-                times[v].append(time.perf_counter() - t0)
+            setups[variant] = (cfg, hp)
+        timed = time_interleaved(env, setups, args.seeds, updates, args.repeats, label=task)
+        names = list(timed)
         for v in names:
-            cfg = programs[v][1]
+            times, cfg = timed[v]
             steps = args.seeds * cfg.num_updates * cfg.batch_size
             rows.append({"task": task, "algo": args.algo, "variant": v, "seeds": args.seeds,
                          "num_envs": cfg.num_envs, "num_steps": cfg.num_steps, "updates": cfg.num_updates,
-                         "times": times[v], "sps": steps / statistics.median(times[v]), "device": device_name()})
+                         "times": times, "sps": steps / statistics.median(times), "device": device_name()})
         base = rows[-len(names)]["sps"]
         for row in rows[-len(names):]:
             row["ratio"] = row["sps"] / base
