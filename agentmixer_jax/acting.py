@@ -121,7 +121,7 @@ class Acting:
     def individual_sample(self, hp) -> Behaviour:
         """Each agent samples from its own individual policy (no joint policy, no expert)."""
         policy = self.policy
-        return lambda params, out, state, mask, key: ActorCritic.act(policy, params, out, state, mask, key, hp)
+        return lambda params, out, state, mask, key: policy.individual_act(params, out, state, mask, key, hp)
 
     # ----- greedy evaluation --------------------------------------------------------------------------
     def evaluate(self, params, key: Array, episodes: int, mode: Callable | None = None) -> dict:

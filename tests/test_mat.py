@@ -154,3 +154,16 @@ def test_mat_learns_the_climbing_game_with_four_times_the_updates():
     ev = _climbing("mat", total_env_steps=64 * 400)
     assert np.mean(ev["ce_epsilon"] == 0.0) >= 0.65, np.mean(ev["ce_epsilon"] == 0.0)
     assert ev["return"].mean() >= 5.0
+
+
+def test_playback_samples_mat_s_own_policy_and_mat_dec_s_individual_policies():
+    """Playback's `sample` behaviour (Acting.individual_sample) draws MAT's autoregressive joint sample (it has no
+    individual policies; its actor heads are placeholders) and MAT-Dec's per-agent policies."""
+    hp = HParams().as_floats()
+    for cls in (MAT, MATDec):
+        policy, params, obs, mask, out = _setup(cls, True)
+        k = jax.random.PRNGKey(5)
+        want = policy.act(params, out, jnp.zeros(7), mask, k, hp)
+        got = policy.individual_act(params, out, jnp.zeros(7), mask, k, hp)
+        np.testing.assert_array_equal(got.action, want.action)
+        np.testing.assert_allclose(got.log_prob, want.log_prob, rtol=1e-6)

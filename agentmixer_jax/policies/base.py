@@ -199,6 +199,12 @@ class ActorCritic:
         log_prob, _ = self.individual_log_prob_entropy(params, out, mask, action)
         return PolicyStep(action, log_prob, (), {})
 
+    def individual_act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams
+                       ) -> PolicyStep:
+        """Each agent samples its own individual policy (what playback's `sample` shows; never a joint policy or
+        an expert). Policies without individual policies (MAT) sample their own policy instead."""
+        return ActorCritic.act(self, params, out, state, mask, key, hp)
+
     def evaluate(self, params, out: ActorOutput, state: Array, mask: Array, action: Array, extras, hp: HParams):
         """(log_prob (K,), entropy (K,), auxiliary loss (), metrics dict)."""
         log_prob, entropy = self.individual_log_prob_entropy(params, out, mask, action)

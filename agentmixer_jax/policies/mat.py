@@ -138,6 +138,9 @@ class MAT(ActorCritic):
                                                    action)
         return PolicyStep(action, log_prob, (), {})
 
+    def individual_act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams):
+        return self.act(params, out, state, mask, key, hp)  # no individual policies: the autoregressive sample
+
     def evaluate(self, params, out: ActorOutput, state: Array, mask: Array, action: Array, extras, hp: HParams):
         """Teacher forcing: every agent's conditional log-probability of the stored joint action in one pass."""
         log_prob, entropy = self._agent_log_prob_entropy(params, self.decode(params, out.feature, action, mask),
@@ -168,6 +171,7 @@ class MATDec(MAT):
         return h, ActorOutput(head=head, feature=head)
 
     # individual policies: ActorCritic's act / evaluate / mode on the per-agent heads
+    individual_act = ActorCritic.individual_act
     act = ActorCritic.act
     evaluate = ActorCritic.evaluate
     mode = ActorCritic.mode
