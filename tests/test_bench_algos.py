@@ -1,6 +1,10 @@
 """experiments/bench_algos.py: every algorithm timed at the same batch, interleaved, with ratios to the first."""
 
+import pytest
+
 import experiments.bench_algos as bench
+
+pytestmark = pytest.mark.slow  # two compiles and timed runs: a benchmark tool, checked under -m slow
 
 
 def test_rows_share_the_batch_and_give_ratios_to_the_first_algorithm(tmp_path, monkeypatch):

@@ -40,7 +40,7 @@ def _setup(cls, discrete, seed=0):
     return policy, params, obs, mask, out
 
 
-@pytest.mark.parametrize("discrete", [True, False])
+@pytest.mark.parametrize("discrete", [True, pytest.param(False, marks=pytest.mark.slow)])
 def test_teacher_forced_log_prob_equals_sequential_decoding(discrete):
     """For sampled joint actions, the one-pass teacher-forced per-agent log-probabilities equal those computed
     agent by agent with only the earlier agents' actions fed in (later slots filled with other actions)."""
@@ -113,7 +113,7 @@ def test_mat_rejects_options_it_has_no_place_for():
         dataclasses.replace(CFG, mat_heads=3).validate()
 
 
-@pytest.mark.parametrize("algo", ["mat", "mat_dec"])
+@pytest.mark.parametrize("algo", ["mat", pytest.param("mat_dec", marks=pytest.mark.slow)])
 def test_mat_trains_without_retracing(algo):
     chex.clear_trace_counter()  # the counter is keyed by function: the other parametrisation traced `run` too
     trainer = Trainer(envs.make("climbing"), dataclasses.replace(CFG, algo=algo, num_steps=1, total_env_steps=24))
