@@ -42,19 +42,9 @@ class HAPPO(PPO):
     def critic_tx(self, hp: HParams) -> optax.GradientTransformation:
         return self.adam(hp.critic_lr, hp)
 
-    def _all_agents(self, params) -> dict:
-        """Every agent's trainable parameters, stacked on a leading N axis (per-agent) or the shared set."""
-        policy = self.policy
-        if policy.shared:
-            return policy.agent_params(params, 0)
-        out = {"actor": params["actor"]["per_agent"]}
-        if "log_std" in params:
-            out["log_std"] = params["log_std"]["log_std"]
-        return out
-
     def init_opt_state(self, params, hp: HParams):
-        init = self.actor_tx(hp).init
-        actor = init(self._all_agents(params)) if self.policy.shared else jax.vmap(init)(self._all_agents(params))
+        init, agents = self.actor_tx(hp).init, self.policy.all_agent_params(params)
+        actor = init(agents) if self.policy.shared else jax.vmap(init)(agents)
         return {"actor": actor, "critic": self.critic_tx(hp).init(params["critic"])}
 
     def _opt_of(self, opt_actor, i: Array):

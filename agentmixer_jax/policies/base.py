@@ -86,10 +86,13 @@ class ActorCritic:
         }
         if self.log_std is not None:
             params["log_std"] = self.log_std.init(k_extra)["params"]
-        if self.config.normalize_inputs:
-            params["input_norm"] = {"obs": norm.rms_init(self.spec.obs_dim),
-                                    "state": norm.rms_init(self.spec.state_dim)}
-        return params
+        return {**params, **self.input_norm_params()}
+
+    def input_norm_params(self) -> dict:
+        """{"input_norm": fresh running statistics of obs and state} with `normalize_inputs`, {} otherwise."""
+        if not self.config.normalize_inputs:
+            return {}
+        return {"input_norm": {"obs": norm.rms_init(self.spec.obs_dim), "state": norm.rms_init(self.spec.state_dim)}}
 
     @staticmethod
     def param_group(top_level_key: str) -> str:

@@ -46,6 +46,15 @@ class HAPPOPolicy(ActorCritic):
             out["log_std"] = take(params["log_std"]["log_std"])
         return out
 
+    def all_agent_params(self, params) -> dict:
+        """Every agent's trainable parameters at once: stacked on a leading N axis (per-agent), or the shared set."""
+        if self.shared:
+            return self.agent_params(params, 0)
+        out = {"actor": params["actor"]["per_agent"]}
+        if "log_std" in params:
+            out["log_std"] = params["log_std"]["log_std"]
+        return out
+
     def set_agent_params(self, params, i: Array, agent: dict) -> dict:
         """params with agent i's trainable parameters replaced by `agent` (the inverse of `agent_params`)."""
         if self.shared:

@@ -26,7 +26,6 @@ import jax
 import jax.numpy as jnp
 
 from agentmixer_jax import distributions as D
-from agentmixer_jax import normalization as norm
 from agentmixer_jax.config import HParams, TrainConfig
 from agentmixer_jax.networks import ActorOutput
 from agentmixer_jax.policies.base import ActorCritic, PolicyStep
@@ -54,14 +53,12 @@ class MAT(ActorCritic):
     def init(self, key: Array) -> dict:
         k_enc, k_dec = jax.random.split(key)
         obs, _, _ = self.dummy_inputs()
-        _, rep = self.encoder.apply({"params": (enc := self.encoder.init(k_enc, obs)["params"])}, obs)
+        enc = self.encoder.init(k_enc, obs)["params"]
+        _, rep = self.encoder.apply({"params": enc}, obs)
         params = {"encoder": enc, **self._init_actor(k_dec, obs, rep)}
         if not self.discrete:
             params["log_std"] = {"log_std": jnp.full((self.action_dim,), LOG_STD_INIT, jnp.float32)}
-        if self.config.normalize_inputs:
-            params["input_norm"] = {"obs": norm.rms_init(self.spec.obs_dim),
-                                    "state": norm.rms_init(self.spec.state_dim)}
-        return params
+        return {**params, **self.input_norm_params()}
 
     def _init_actor(self, key: Array, obs: Array, rep: Array) -> dict:
         return {"decoder": self.decoder.init(key, self.tokens(jnp.zeros(self.spec.action_shape(),
