@@ -440,6 +440,12 @@ class MatrixGame(MultiAgentEnv[MatrixState, MatrixParams]):
 # penalties (used e.g. in the MAVEN and Weighted QMIX papers, and in AgentMixer, Li et al., AAAI 2025).
 # Rows are agent 0's actions, columns agent 1's. Some papers print the transpose; that is the same game
 # with the agents' roles swapped.
+# Orientation in the AgentMixer authors' code (LiZhYun/BackPropagationThroughAgents bta/envs/matrix/matrix_env.py,
+# `ClimbingEnv`, from commit 4c10418 (2023-05-10) to HEAD 13607d0): climbing is
+# [[0, 6, 5], [-30, 7, 0], [11, -30, 0]] indexed reward_array[a0, a1], i.e. ours with agent 0's actions in
+# reverse order (a0 -> 2 - a0), so their optimum 11 is at (2, 0), ours at (0, 0); the -30s sit at their (1, 0)
+# and (2, 1). It is the same game under a relabelling of agent 0's actions (not a transpose). Their penalty
+# matrix [[k, 0, 10], [0, 2, 0], [10, 0, k]] (k = -K from "penalty_K") is ours.
 
 
 def climbing(**kwargs) -> MatrixGame:

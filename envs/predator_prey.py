@@ -14,12 +14,19 @@ The episode terminates when every prey is caught and is truncated after `max_ste
 
 Taken from the authors' code (LiZhYun/BackPropagationThroughAgents,
 bta/envs/predator_prey/predator_prey.py, class `PredatorPrey`):
-  * defaults grid_shape=(5, 5), n_agents=2, n_preys=1, step_cost=-0.01, prey_capture_reward=5,
-    max_steps=100, prey_move_probs=(0.175, 0.175, 0.175, 0.175, 0.3), a 5x5 view (`_agent_view_mask`);
+  * defaults grid_shape=(5, 5), n_agents=2, n_preys=1, step_cost=-0.01,
+    prey_move_probs=(0.175, 0.175, 0.175, 0.175, 0.3), a 5x5 view (`_agent_view_mask`);
     the penalty default -0.5 is the one their run script passes
     (bta/scripts/train/train_predatorprey.py: `--penalty` default -0.5, `--num_agents` 2, `--num_preys` 1).
-    (Their docstring speaks of a team reward of 1; the code they ran uses prey_capture_reward=5, which
-    we keep as the default; it is a parameter.)
+  * capture reward and time limit: the file's first version (commit 623370b, 2023-11-13) has
+    prey_capture_reward=5, max_steps=100, our defaults here (`predator_prey`, `predator_prey_p*`). The
+    next commit, dbe9688 (2023-11-13, "macpf"; unchanged up to HEAD 13607d0), sets prey_capture_reward=10,
+    max_steps=128, and their runs use these: train_predatorprey.py (dbe9688) builds
+    `PredatorPreyWrapper(num_agents, n_preys, penalty)` with the class defaults, and their AgentMixer
+    script bta/scripts/temporal/predator_prey/lumi/train_predator_prey.sh (commit b7a9cb8, 2023-12-08)
+    runs penalty 0 / -1 / -1.5 ("penalty=$1 # 0 -1 -1.5"), 1M env steps, 50 threads x 200-step rollouts.
+    The presets `predator_prey_authors_p0`, `_p1`, `_p15` are that setting. (Their docstring speaks
+    of a team reward of 1; the code never pays 1.)
   * the action order 0 = down (row + 1), 1 = left (col - 1), 2 = up (row - 1), 3 = right (col + 1),
     4 = no-op (`ACTION_MEANING`); every action is always available.
   * predators move one after another in index order, each into its target cell only if that cell is
@@ -59,9 +66,11 @@ Shapes (N = num_predators, M = num_prey, G = grid_size, V = view_size):
                                                  one predator adjacent, counted per prey and step), so
                                                  the episode statistic is the episode's total
 
-Defaults: 5x5 grid, 2 predators, 1 prey, P = -0.5 (`predator_prey`). Presets `predator_prey_p0`,
-`predator_prey_p05`, `predator_prey_p1`, `predator_prey_p15` set P to 0, -0.5, -1, -1.5. The larger task
-is `envs.make("predator_prey", grid_size=7, num_predators=4, num_prey=2)`.
+Defaults: 5x5 grid, 2 predators, 1 prey, P = -0.5, capture reward 5, 100 steps (`predator_prey`). Presets
+`predator_prey_p0`, `predator_prey_p05`, `predator_prey_p1`, `predator_prey_p15` set P to 0, -0.5, -1, -1.5;
+`predator_prey_authors_p0`, `predator_prey_authors_p1`, `predator_prey_authors_p15` are the authors' runs:
+capture reward 10, 128 steps, P = 0, -1, -1.5. The larger task is
+`envs.make("predator_prey", grid_size=7, num_predators=4, num_prey=2)`.
 """
 
 from __future__ import annotations
@@ -347,3 +356,30 @@ def predator_prey_p1(**kwargs) -> PredatorPrey:
 
 def predator_prey_p15(**kwargs) -> PredatorPrey:
     return PredatorPrey(penalty=-1.5, **kwargs)
+
+
+# The authors' setting (LiZhYun/BackPropagationThroughAgents bta/envs/predator_prey/predator_prey.py at commit
+# dbe9688, unchanged at HEAD 13607d0: prey_capture_reward=10, max_steps=128) with the three penalties of their
+# bta/scripts/temporal/predator_prey/lumi/train_predator_prey.sh (commit b7a9cb8). Other arguments may be passed.
+AUTHORS_CAPTURE_REWARD = 10.0
+AUTHORS_MAX_STEPS = 128
+
+
+def _authors(penalty: float, kwargs: dict) -> PredatorPrey:
+    kwargs = {"capture_reward": AUTHORS_CAPTURE_REWARD, "max_steps": AUTHORS_MAX_STEPS, **kwargs}
+    return PredatorPrey(penalty=penalty, **kwargs)
+
+
+def predator_prey_authors_p0(**kwargs) -> PredatorPrey:
+    """P = 0, capture reward 10, 128 steps: the authors' predator_prey.py (dbe9688) and P of their run script."""
+    return _authors(0.0, kwargs)
+
+
+def predator_prey_authors_p1(**kwargs) -> PredatorPrey:
+    """P = -1, capture reward 10, 128 steps: the authors' predator_prey.py (dbe9688) and P of their run script."""
+    return _authors(-1.0, kwargs)
+
+
+def predator_prey_authors_p15(**kwargs) -> PredatorPrey:
+    """P = -1.5, capture reward 10, 128 steps: the authors' predator_prey.py (dbe9688) and P of their run script."""
+    return _authors(-1.5, kwargs)

@@ -28,6 +28,10 @@ _TASKS: dict[str, str] = {
     "predator_prey_p05": "envs.predator_prey:predator_prey_p05",
     "predator_prey_p1": "envs.predator_prey:predator_prey_p1",
     "predator_prey_p15": "envs.predator_prey:predator_prey_p15",
+    # the authors' runs: capture reward 10, 128-step episodes (see envs/predator_prey.py)
+    "predator_prey_authors_p0": "envs.predator_prey:predator_prey_authors_p0",
+    "predator_prey_authors_p1": "envs.predator_prey:predator_prey_authors_p1",
+    "predator_prey_authors_p15": "envs.predator_prey:predator_prey_authors_p15",
     "bridge": "envs.bridge:BridgeCrossing",
     # --- multi-agent MuJoCo on Brax (envs/mabrax/) ---
     "ant_2x4": "envs.mabrax:ant_2x4",

@@ -7,8 +7,8 @@ Use them in this order (what `envs.make_wrapped` and the trainers do):
 `AutoReset` starts a new episode inside `step` when the old one ends, and keeps the final observation
 and global state of the finished episode in `info["final_obs"]` `(N, obs_dim)` and
 `info["final_state"]` `(state_dim,)`, so a learner can bootstrap truncated episodes from the true last
-observation (not from the first observation of the next episode). `EpisodeStats` adds the return and
-length of the episode that ended at this step, and copies the environment's own info scalars
+observation (not from the first observation of the next episode). `EpisodeStats` adds the return,
+length and reward per step of the episode that ended at this step, and copies the environment's own info scalars
 (`won`, `success`, ...) of that final step under `info["episode"]`.
 """
 
@@ -95,7 +95,8 @@ class EpisodeStats(Wrapper):
     """Track the running episode and report finished ones in `info["episode"]`.
 
     `info["episode"]` holds, at every step, the statistics of the most recent finished episode:
-    `return` (team return, mean of the agents' rewards), `length`, and each scalar of the
+    `return` (team return, mean of the agents' rewards), `length`, `reward_per_step` (`return / length`:
+    the team reward per step, the AgentMixer authors' evaluation metric), and each scalar of the
     environment's info at that episode's final step (for example `won`; an env that wants a
     per-episode count reports the running total in its info, as predator-prey's `miscoordinations`
     does). `info["episode_done"]` is
@@ -117,6 +118,7 @@ class EpisodeStats(Wrapper):
         last = {
             "return": jnp.zeros((), jnp.float32),
             "length": jnp.zeros((), jnp.float32),
+            "reward_per_step": jnp.zeros((), jnp.float32),
             **jax.tree.map(jnp.zeros_like, self._env_scalars(ts.info)),
         }
         state = EpisodeStatsState(env_state, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32), last)
@@ -131,6 +133,7 @@ class EpisodeStats(Wrapper):
         finished = {
             "return": ep_return,
             "length": ep_length.astype(jnp.float32),
+            "reward_per_step": ep_return / ep_length.astype(jnp.float32),  # ep_length >= 1
             **self._env_scalars(ts.info),
         }
         last = jax.tree.map(lambda new, old: jnp.where(done, new, old), finished, state.last)

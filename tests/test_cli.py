@@ -22,9 +22,12 @@ def test_cli_writes_summary(tmp_path, capsys):
     # greedy returns are entries of the climbing matrix, CE epsilons are non-negative
     assert all(r in (11, -30, 0, 7, 6, 5) for r in ev["return_per_seed"])
     assert all(e >= 0 for e in ev["ce_epsilon_per_seed"])
+    # the authors' metric, team reward per step (EpisodeStats): the return itself for one-step games
+    assert ev["reward_per_step_per_seed"] == ev["return_per_seed"]
     assert summary["eval"] == ev
     assert (out / "metrics.npz").exists()
-    assert "seeds at the optimum" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "seeds at the optimum" in printed and "reward_per_step" in printed
 
 
 def test_unknown_env_lists_known_ones(capsys):

@@ -14,7 +14,7 @@ robot on a 2-core CPU, so the checks come in two tiers:
     (N, num_actions | act_dim) bool, reward (N,) float32, terminated / truncated () bool, info a dict of
     scalars; identical pytree structure, shapes and dtypes (and weak types) at reset and after a step, and so
     the env state too; wrapped: `info["final_obs"]` / `["final_state"]` of obs / state shape,
-    `info["episode"]` holds `return`, `length` and every env info key;
+    `info["episode"]` holds `return`, `length`, `reward_per_step` and every env info key;
   - no retracing: `step` is traced once over calls with other keys, on the state from `reset` and then on the
     state from `step`, and with the default params and then other params values of the same shapes and dtypes
     (so params can be swept); `reset` likewise. jit's trace cache is keyed by exactly these abstract values.
@@ -33,7 +33,8 @@ robot on a 2-core CPU, so the checks come in two tiers:
     truncation is `time limit & ~terminated`, or never) and `done == terminated | truncated`;
   - every env finishes episodes and is auto-reset; `final_obs` / `final_state` equal `obs` / `state` where no
     episode ended; the reported episode length and return match the steps and rewards since the previous end;
-    no episode outlasts the time limit and truncation happens exactly at it;
+    `reward_per_step` is that return / length; no episode outlasts the time limit and truncation happens exactly
+    at it;
   - determinism: the same key gives a bitwise identical rollout (TimeSteps and actions), another key a
     different one (matrix games are deterministic given actions: their actions differ).
   The raw env's values are checked through the wrapped one (a raw rollout would compile the task again for no
@@ -43,8 +44,8 @@ robot on a 2-core CPU, so the checks come in two tiers:
   Time limits: params fields named in TIME_LIMIT_FIELDS are capped at NUM_STEPS // 2 so that episodes end
   (MaMuJoCo's limit is 1000 steps); a new task with neither termination nor a time limit of one of these names
   fails "finished no episode" until its field is added there. Tasks whose reset and step trace to the same
-  jaxprs and constants (predator_prey_p0 ... _p15; climbing and penalty) share one compiled rollout, each run
-  with its own params.
+  jaxprs and constants (predator_prey_p0 ... _p15 and predator_prey_authors_*; climbing and penalty) share one
+  compiled rollout, each run with its own params.
   Marked slow (`pytest -m slow`): the compiled tier of the MaMuJoCo and SMAXv2 tasks (COSTLY_MODULES) except
   FAST_REPRESENTATIVES, `hopper_3x1` (the cheapest robot to compile; random hoppers fall, so episodes both
   terminate and truncate) and `protoss_5v5` (random battles of 40+ steps end or hit the capped limit). For the
@@ -169,7 +170,7 @@ def _check_timestep(ts, spec: envs.EnvSpec, batch: tuple = (), *, wrapped: bool)
     if wrapped:
         episode = ts.info["episode"]
         assert isinstance(episode, dict)
-        assert set(episode) == {"return", "length", *env_info}, sorted(episode)
+        assert set(episode) == {"return", "length", "reward_per_step", *env_info}, sorted(episode)
         for k, v in episode.items():
             got = (tuple(v.shape), jnp.dtype(v.dtype))
             assert got == (batch, jnp.dtype(jnp.float32)), f"info['episode'][{k!r}]: {got}"
@@ -387,6 +388,8 @@ def _check_values(first, steps, actions, spec, limit) -> None:
         ended = done[t]
         np.testing.assert_array_equal(steps.info["episode"]["length"][t][ended], length[ended])
         np.testing.assert_allclose(steps.info["episode"]["return"][t][ended], ret[ended], rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(steps.info["episode"]["reward_per_step"][t][ended], ret[ended] / length[ended],
+                                   rtol=1e-5, atol=1e-5)
         length[ended], ret[ended] = 0, 0.0
 
 

@@ -320,6 +320,26 @@ def test_obs_none_equals_brax_observation(ant):
     np.testing.assert_array_equal(ts.state, brax_obs)
 
 
+def test_authors_obsk_settings_through_env_kw():
+    """The AgentMixer authors' MaMuJoCo observations (experiments/presets.py MUJOCO_OBSK_CHOICES), written as the
+    CLI's `--env-kw` over the preset's obsk=2: obsk=0 (2023 scripts) gives each agent its own joints and the root,
+    obsk=None (2024 script) every agent the full single-agent observation (test_obs_none_equals_brax_observation;
+    not built again here: a robot costs 1-5 s to build)."""
+    from experiments.presets import MUJOCO_OBSK_CHOICES, env_kwargs
+    from experiments.train import parse_env_kw
+
+    assert MUJOCO_OBSK_CHOICES == {"preset": 2, "authors_2023": 0, "authors_2024": None}
+    assert env_kwargs("ant_4x2") == {"obsk": 2}
+    for value in (0, None):
+        kw = {**env_kwargs("ant_4x2"), **parse_env_kw((f"obsk={value}",))}
+        assert kw == {"obsk": value}
+    env = envs.make("ant_4x2", **{**env_kwargs("ant_4x2"), **parse_env_kw(("obsk=0",))})  # the Ant is cached
+    assert env.obsk == 0
+    for joints, names in zip(env.agent_joints, env.obs_feature_names):
+        local = {n.split(":")[1] for n in names if not n.startswith("root_")}
+        assert local == set(joints), (joints, names)
+
+
 def test_step_matches_brax_and_padding_is_ignored(ant):
     env = ant.env
     key = jax.random.PRNGKey(1)

@@ -330,6 +330,26 @@ def test_wrapped_repeated_game_return_sums_payoffs():
         assert bool(ts.info["episode_done"]) == (t == 3)
     np.testing.assert_allclose(ts.info["episode"]["return"], 7.0 + 6.0 + 11.0)
     np.testing.assert_allclose(ts.info["episode"]["length"], 3.0)
+    np.testing.assert_allclose(ts.info["episode"]["reward_per_step"], (7.0 + 6.0 + 11.0) / 3.0)
+
+
+def test_episode_reward_per_step_is_team_return_over_length():
+    """EpisodeStats' reward_per_step, by hand: per-agent payoffs (agent 0 gets a0 + 2 a1, agent 1 gets 10), a
+    4-step episode with joint actions (0, 0), (1, 0), (0, 1), (1, 1): agent 0 earns 0 + 1 + 2 + 3 = 6, agent 1
+    earns 40, team return (mean over agents) 23, length 4, reward per step 23 / 4 = 5.75."""
+    payoffs = [[[0.0, 2.0], [1.0, 3.0]], [[10.0, 10.0], [10.0, 10.0]]]  # (N, A_0, A_1)
+    env = envs.make_wrapped("matrix", payoffs=payoffs, episode_length=4)
+    params = env.default_params()
+    state, ts = env.reset(jax.random.key(0), params)
+    assert float(ts.info["episode"]["reward_per_step"]) == 0.0  # no episode finished yet
+    step = jax.jit(env.step)
+    for t, a in enumerate([(0, 0), (1, 0), (0, 1), (1, 1)], start=1):
+        state, ts = step(jax.random.key(t), state, jnp.array(a), params)
+        assert bool(ts.info["episode_done"]) == (t == 4)
+    episode = ts.info["episode"]
+    np.testing.assert_allclose(episode["return"], 23.0)
+    np.testing.assert_allclose(episode["length"], 4.0)
+    np.testing.assert_allclose(episode["reward_per_step"], 5.75)
 
 
 # ---- errors ---------------------------------------------------------------------------------------

@@ -84,6 +84,78 @@ def test_presets_penalty(name, p):
     assert env.spec(env.default_params()).num_agents == 2
 
 
+AUTHORS = [("predator_prey_authors_p0", 0.0), ("predator_prey_authors_p1", -1.0),
+           ("predator_prey_authors_p15", -1.5)]
+
+
+@pytest.mark.parametrize("name,p", AUTHORS)
+def test_authors_presets_capture_reward_penalty_and_limit(name, p):
+    """The authors' setting (their predator_prey.py at dbe9688): capture pays 10, P as named, 128 steps; checked
+    on hand-built states (capture, a miscoordination) and at the time limit (step 127 goes on, step 128 truncates)."""
+    env = envs.make(name)
+    params = env.default_params()
+    assert float(params.capture_reward) == 10.0 and float(params.penalty) == p and int(params.max_steps) == 128
+    step = jax.jit(env.step)
+    _, ts = step(KEY, _state([[1, 2], [2, 1]], [[2, 2]]), _act(N, N), params)  # both adjacent: caught
+    np.testing.assert_allclose(ts.reward, [10.0 - 0.01] * 2, rtol=1e-6)
+    assert bool(ts.terminated) and not bool(ts.truncated)
+    _, ts = step(KEY, _state([[1, 2], [4, 4]], [[2, 2]]), _act(N, N), params)  # one adjacent: P
+    np.testing.assert_allclose(ts.reward, [p - 0.01] * 2, rtol=1e-6, atol=1e-7)
+    far = ([[0, 0], [4, 4]], [[2, 2]])
+    for t, truncated in ((126, False), (127, True)):
+        _, ts = step(KEY, _state(*far, t=t), _act(N, N), params)
+        assert bool(ts.truncated) == truncated and not bool(ts.terminated)
+    # Other arguments still pass through; an explicit one overrides the authors' value.
+    assert int(envs.make(name, max_steps=50).default_params().max_steps) == 50
+
+
+@pytest.mark.slow  # ~5 s, mostly compiling the wrapped env; the fast suite checks the limit on hand-built states
+def test_authors_episode_truncates_at_exactly_128_steps():
+    """Wrapped as the trainer does: predators that never move never meet the prey (it starts and stays outside
+    their neighbourhood), so every episode is 128 steps of step cost, ends truncated at step 128 exactly, and
+    EpisodeStats reports length 128, return -1.28 and reward_per_step -0.01."""
+    env = envs.make_wrapped("predator_prey_authors_p1")
+    params = env.default_params()
+    num_envs, steps = 4, 130
+
+    @jax.jit
+    def run(key):
+        state, _ = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
+        noop = jnp.full((num_envs, 2), N, jnp.int32)
+
+        def body(state, k):
+            state, ts = jax.vmap(env.step, in_axes=(0, 0, 0, None))(jax.random.split(k, num_envs), state, noop,
+                                                                    params)
+            return state, ts
+
+        return jax.lax.scan(body, state, jax.random.split(jax.random.fold_in(key, 1), steps))[1]
+
+    ts = run(jax.random.PRNGKey(7))
+    done = np.asarray(ts.info["episode_done"])  # (T, E)
+    want = np.zeros((steps, num_envs), bool)
+    want[127] = True  # the 128th step
+    np.testing.assert_array_equal(done, want)
+    np.testing.assert_array_equal(np.asarray(ts.truncated), want)
+    assert not np.asarray(ts.terminated).any()
+    episode = jax.tree.map(lambda x: np.asarray(x[127]), ts.info["episode"])
+    np.testing.assert_array_equal(episode["length"], [128.0] * num_envs)
+    np.testing.assert_allclose(episode["return"], [-1.28] * num_envs, rtol=1e-5)
+    np.testing.assert_allclose(episode["reward_per_step"], [-0.01] * num_envs, rtol=1e-5)
+    np.testing.assert_array_equal(episode["miscoordinations"], [0.0] * num_envs)
+
+
+@pytest.mark.parametrize("name", [name for name, _ in AUTHORS])
+def test_authors_training_presets(name):
+    """One 128-step rollout of 32 envs per update (an episode), 2 minibatches dividing the batch, ~1M steps."""
+    from experiments.presets import preset
+
+    cfg, _ = preset(name, "mappo")
+    cfg.validate()
+    assert (cfg.num_envs, cfg.num_steps, cfg.num_minibatches) == (32, 128, 2)
+    assert cfg.batch_size % cfg.num_minibatches == 0
+    assert cfg.num_updates == 244 and cfg.num_updates * cfg.batch_size == 999_424
+
+
 def test_miscoordination_penalty_swept_by_vmap(env, step):
     """One predator adjacent: the team pays P, the prey survives; P is a vmappable parameter."""
     state = _state([[1, 2], [4, 4]], [[2, 2]])
