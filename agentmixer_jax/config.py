@@ -21,6 +21,10 @@ import tyro
 from flax import struct
 
 Covariance = Literal["diag", "lowrank", "full"]
+PMForm = Literal["gumbel", "authors", "joint", "autoregressive"]
+TauSchedule = Literal["constant", "linear", "cosine", "step"]
+PM_FORMS = ("gumbel", "authors", "joint", "autoregressive")
+TAU_SCHEDULES = ("constant", "linear", "cosine", "step")
 
 
 @struct.dataclass
@@ -38,6 +42,11 @@ class HParams:
     max_grad_norm: float = 10.0  # global-norm gradient clip, per parameter group
     gumbel_tau: float = 1.0  # temperature of the straight-through Gumbel-softmax sample (AgentMixer, discrete)
     igc_coef: float = 0.0  # AgentMixer, discrete: weight of cloning the joint actions into the individual policies
+    distill_coef: float = 1.0  # AgentMixer joint / autoregressive forms: weight of the IGC distillation (KL)
+    tie_tol: float = 0.0  # AgentMixer joint form: joint actions within tie_tol nats of the best count as tied
+    pm_y: float = 0.95  # AgentMixer authors' form: u = pm_y * sigmoid(pm_gain * b) (their mix_std_y_coef)
+    pm_gain: float = 1.0  # AgentMixer authors' form: the sigmoid's gain (their sigmoid_gain)
+    tau_decay: float = 1.5  # AgentMixer tau_schedule linear / cosine: the authors' decay_factor
     imitation_coef: float = 1.0  # AIL: weight of KL(expert || individual) in the loss
     std_max: float = 0.5  # AgentMixer, continuous: joint std = std_max * sigmoid(PM output) (authors: 0.5)
     huber_delta: float = 10.0  # value_loss="huber": the Huber loss's delta (MAPPO: 10)
@@ -88,6 +97,11 @@ class TrainConfig:
     pm_token_hidden: int = 32  # Policy Modifier: hidden width of the agent-mixing MLP
     pm_channel_hidden: int = 128  # Policy Modifier: hidden width of the channel-mixing MLP
     pm_agent_ids: bool = True  # one-hot ids into the PM; False makes the PM permutation-equivariant
+    # AgentMixer's joint policy (policies/agentmixer.py): gumbel (ours: Gumbel noise shared with the PM), authors
+    # (their exact form), joint (a PM over the product action space), autoregressive (agent i's PM term reads a_<i)
+    pm_form: PMForm = "gumbel"
+    pm_joint_max: int = 4096  # pm_form=joint: the largest product action space (A ** N joint actions) allowed
+    tau_schedule: TauSchedule = "constant"  # AgentMixer, discrete: gumbel_tau over training (the authors' decay_id)
     igc_exact: bool = False  # discrete AgentMixer: the PM may only lower other actions' logits (exact IGC)
     actor_joint_gradient: bool = True  # discrete AgentMixer: the joint PPO loss also trains the individual actors
     mat_embd: int = 64  # MAT / MAT-Dec: transformer width (MAT's n_embd)
@@ -135,7 +149,7 @@ class TrainConfig:
         registry.get(self.algo)  # raises, listing the known algorithms
         for field in ("num_envs", "num_steps", "update_epochs", "num_minibatches", "gru_size", "pm_channels",
                       "pm_blocks", "pm_token_hidden", "pm_channel_hidden", "cov_rank", "eval_episodes", "mat_embd",
-                      "mat_heads", "mat_blocks"):
+                      "mat_heads", "mat_blocks", "pm_joint_max"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field}={getattr(self, field)} must be >= 1")
         if self.total_env_steps < self.batch_size:
@@ -158,6 +172,20 @@ class TrainConfig:
             raise ValueError("hidden_sizes must name at least one layer, e.g. (64, 64)")
         if self.activation not in ("relu", "tanh", "gelu"):
             raise ValueError(f"activation={self.activation!r}: choose relu, tanh or gelu")
+        if self.pm_form not in PM_FORMS:
+            raise ValueError(f"pm_form={self.pm_form!r}: choose one of {', '.join(PM_FORMS)}")
+        if self.tau_schedule not in TAU_SCHEDULES:
+            raise ValueError(f"tau_schedule={self.tau_schedule!r}: choose one of {', '.join(TAU_SCHEDULES)}")
+        form = registry.get(self.algo).config_defaults.get("pm_form")
+        if form is not None and self.pm_form != form:
+            raise ValueError(f"algo={self.algo!r} is AgentMixer with pm_form={form!r}, but pm_form={self.pm_form!r}: "
+                             f"use algo='agentmixer' with pm_form={self.pm_form!r}, or leave pm_form alone")
+        if self.pm_form != "gumbel" and self.igc_exact:
+            raise ValueError(f"igc_exact=True belongs to pm_form='gumbel'; pm_form={self.pm_form!r} has its own "
+                             "consistency rule (see policies/agentmixer.py): leave igc_exact off")
+        if self.pm_form == "authors" and self.covariance != "diag":
+            raise ValueError(f"pm_form='authors' has a diagonal exploration scale (their Normal(means, std)); "
+                             f"covariance={self.covariance!r} is ours: use covariance='diag' or pm_form='gumbel'")
         if self.covariance not in ("diag", "lowrank", "full"):
             raise ValueError(f"covariance={self.covariance!r}: choose diag, lowrank or full")
         if self.value_loss not in ("mse", "huber", "huber_mappo"):
@@ -187,6 +215,18 @@ class TrainConfig:
         if self.covariance != "diag" and spec.discrete:
             raise ValueError(f"covariance={self.covariance!r} applies to continuous actions only; {env_name} has "
                              "discrete actions: use covariance='diag' (the default)")
+        if self.pm_form in ("joint", "autoregressive") and not spec.discrete:
+            raise ValueError(f"pm_form={self.pm_form!r} is a distribution over discrete joint actions; {env_name} has "
+                             "continuous actions: use pm_form='gumbel' (with covariance='lowrank' or 'full' for "
+                             "correlated exploration) or pm_form='authors'")
+        if self.pm_form == "joint":
+            joint = spec.action_dim ** spec.num_agents
+            if joint > self.pm_joint_max:
+                raise ValueError(
+                    f"pm_form='joint' needs all {spec.action_dim}^{spec.num_agents} = {joint:,} joint actions of "
+                    f"{env_name} per step, above pm_joint_max={self.pm_joint_max:,} (memory: num_envs x joint "
+                    "actions x the PM width per step); use pm_form='autoregressive', which scales linearly in the "
+                    "agents, or raise pm_joint_max if memory allows")
         return self
 
 
@@ -206,6 +246,11 @@ HPARAM_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "imitation_coef": (0.0, math.inf, True, False),
     "std_max": (0.0, math.inf, False, False),
     "huber_delta": (0.0, math.inf, False, False),
+    "distill_coef": (0.0, math.inf, True, False),
+    "tie_tol": (0.0, math.inf, True, False),
+    "pm_y": (0.0, 1.0, False, False),
+    "pm_gain": (0.0, math.inf, False, False),
+    "tau_decay": (0.0, math.inf, False, False),
 }
 
 

@@ -7,10 +7,11 @@ from `ALGORITHMS`; adding an algorithm is one entry here.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from agentmixer_jax.learners.happo import HAPPO
 from agentmixer_jax.learners.ppo import PPO
-from agentmixer_jax.policies import AIL, IPPO, MAPPO, ActorCritic, AgentMixer, HAPPOPolicy
+from agentmixer_jax.policies import AIL, IPPO, MAPPO, ActorCritic, HAPPOPolicy, make_agentmixer
 from agentmixer_jax.policies.mat import MAT, MATDec
 
 # MAT's value settings (PKU-MARL/Multi-Agent-Transformer mat/config.py at 08a18c6: use_valuenorm, use_huber_loss
@@ -22,7 +23,7 @@ _MAT_DEFAULTS = {"value_norm": True, "value_loss": "huber"}
 @dataclasses.dataclass(frozen=True)
 class Algorithm:
     name: str
-    policy: type[ActorCritic]  # what acts (agentmixer_jax/policies/)
+    policy: Callable[..., ActorCritic]  # what acts (agentmixer_jax/policies/): (spec, config) -> policy
     learner: type  # how it learns (agentmixer_jax/learners/)
     summary: str  # one line for --help and the README
     centralised_execution: bool = False  # True where greedy play needs more than each agent's own observation
@@ -33,9 +34,15 @@ class Algorithm:
 ALGORITHMS: dict[str, Algorithm] = {
     a.name: a
     for a in (
-        Algorithm("agentmixer", AgentMixer, PPO,
-                  "AgentMixer: individual policies + Policy Modifier joint policy, PPO on the joint ratio, "
-                  "centralised critic"),
+        Algorithm("agentmixer", make_agentmixer, PPO,
+                  "AgentMixer: individual policies + Policy Modifier joint policy (--config.pm-form), PPO on the "
+                  "joint ratio, centralised critic"),
+        Algorithm("agentmixer_authors", make_agentmixer, PPO,
+                  "AgentMixer exactly as the authors' code runs it (pm_form=authors; a product policy on one-state "
+                  "games) with their per-task settings", config_defaults={"pm_form": "authors"}),
+        Algorithm("agentmixer_joint", make_agentmixer, PPO,
+                  "AgentMixer with a Policy Modifier over joint actions (pm_form=joint), IGC by distillation; "
+                  "tasks with up to pm_joint_max joint actions", config_defaults={"pm_form": "joint"}),
         Algorithm("mappo", MAPPO, PPO, "MAPPO: individual policies, per-agent ratios, centralised critic"),
         Algorithm("ippo", IPPO, PPO, "IPPO: individual policies, per-agent ratios, local critics"),
         Algorithm("happo", HAPPOPolicy, HAPPO,

@@ -89,7 +89,7 @@ class Trainer:
         """`num_updates` (a Python int) updates; per-update scalar metrics, (num_updates,) each."""
 
         def one(state: TrainState, _):
-            learner, metrics = self.learner.update(state.learner, state.hp)
+            learner, metrics = self.learner.update(state.learner, self.policy.schedule_hparams(state.hp, state.update))
             return state.replace(learner=learner, update=state.update + 1), metrics
 
         return jax.lax.scan(one, state, None, length=num_updates)

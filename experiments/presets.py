@@ -20,13 +20,23 @@ from agentmixer_jax.config import HParams, TrainConfig
 
 _MATRIX_CONFIG = dict(num_envs=64, num_steps=1, total_env_steps=64 * 100, update_epochs=4, num_minibatches=1,
                       pm_channels=16, pm_channel_hidden=32, pm_token_hidden=8)
-_MATRIX_PER_ALGO = {"agentmixer": dict(pm_lr=2e-3, gumbel_tau=0.5)}
+# The joint-action PM (pm_form=joint): pm_lr 2e-3 (5e-4 left every climbing seed at (1, 1); 2e-3 and 1e-2 reached
+# the optimum on 64 of 64, with or without entropy; penalty 64 of 64 in all eight settings tried).
+# The authors' form at their matrix settings (LiZhYun/BackPropagationThroughAgents bta/scripts/temporal/matrix/
+# lumi/train_matrix_c.sh @ 202575b: --mix_std_y_coef 0.95 --sigmoid_gain 1.0 --decay_id 3 --temperature 1.0
+# --attention_lr 5e-5; train_matrix_p.sh sets nothing, so bta/config.py's defaults @ 78c68f4: y 0.5, gain 1,
+# decay_id 1 (cosine) with decay_factor 1.5, temperature 1, attention_lr 5e-4). Their rollouts (50 x 200 steps,
+# 15 epochs, 1M steps) are not used: every algorithm gets the same budget here.
+_AUTHORS_CLIMBING = dict(pm_y=0.95, pm_gain=1.0, tau_schedule="constant", gumbel_tau=1.0, pm_lr=5e-5)
+_AUTHORS_PENALTY = dict(pm_y=0.5, pm_gain=1.0, tau_schedule="cosine", tau_decay=1.5, gumbel_tau=1.0, pm_lr=5e-4)
+_MATRIX_PER_ALGO = {"agentmixer": dict(pm_lr=2e-3, gumbel_tau=0.5), "agentmixer_joint": dict(pm_lr=2e-3)}
 
-# Grid tasks (issue 3). Predator-prey episodes last up to 100 steps (the authors' max_steps), so one
-# rollout of 100 steps from 32 envs is one update (MAPPO's 4 epochs x 2 minibatches); 1M steps per seed,
-# the budget of the paper's predator-prey figure. Bridge episodes last at most 25 steps: 32 envs x 25
-# steps per update, 200k steps per seed (at 100k some MAPPO seeds still deadlock, see RESULTS.md). The PM
-# is 16 channels wide for these two-agent, five-action tasks, as for the matrix games.
+# Grid tasks (issue 3). Predator-prey episodes last up to 100 steps (max_steps of the first version of the
+# authors' env, commit 623370b; their runs used 128, see below), so one rollout of 100 steps from 32 envs is one
+# update (MAPPO's 4 epochs x 2 minibatches); 1M steps per seed, the budget of the paper's predator-prey figure.
+# Bridge episodes last at most 25 steps: 32 envs x 25 steps per update, 200k steps per seed (at 100k some MAPPO
+# seeds still deadlock, see RESULTS.md). The PM is 16 channels wide for these two-agent, five-action tasks, as for
+# the matrix games.
 _SMALL_PM = dict(pm_channels=16, pm_channel_hidden=32, pm_token_hidden=8)
 # Running input normalisation (issue 17): chosen by the ablation in RESULTS.md ("Critic and network options"):
 # MAPPO's greedy win rate x2.0-4.5 on the three SMACv2 stand-in races at 192k steps, the best greedy return on
@@ -34,13 +44,28 @@ _SMALL_PM = dict(pm_channels=16, pm_channel_hidden=32, pm_token_hidden=8)
 _INPUT_NORM = dict(normalize_inputs=True)
 _PREDATOR_PREY_CONFIG = dict(num_envs=32, num_steps=100, total_env_steps=1_000_000, update_epochs=4,
                              num_minibatches=2, eval_episodes=32, **_SMALL_PM, **_INPUT_NORM)
+# The authors' predator-prey runs (`predator_prey_authors_*`: capture reward 10, 128-step episodes; see
+# envs/predator_prey.py): the same settings with 128-step rollouts, so that one rollout spans an episode. Batch
+# 32 x 128 = 4096 (2 minibatches of 2048); 1M steps gives 244 updates (999,424 env steps: 1M is not a multiple
+# of 128, and the update count is rounded down as for every preset).
+_PREDATOR_PREY_AUTHORS_CONFIG = {**_PREDATOR_PREY_CONFIG, "num_steps": 128}
 _BRIDGE_CONFIG = dict(num_envs=32, num_steps=25, total_env_steps=200_000, update_epochs=4, num_minibatches=2,
                       eval_episodes=32, **_SMALL_PM)
 
 # Multi-agent MuJoCo (issue 4): MAPPO's MuJoCo settings (Yu et al. 2022, HARL's mamujoco configs): rollouts of
 # 100 steps, 5 epochs, 4 minibatches, lr 5e-4 (critic too), gamma 0.99, lambda 0.95; 10M steps as in the paper's
-# MaMuJoCo figures. The env kwargs give the authors' partial observability: agent_obsk=2
-# (LiZhYun/BackPropagationThroughAgents, scripts/train_mujoco.sh).
+# MaMuJoCo figures. The env kwargs (ENV_KWARGS) set obsk=2 (joints within 2 hops), which is NOT what the
+# AgentMixer authors ran (LiZhYun/BackPropagationThroughAgents; their method is "temporal" there):
+# * 2023: bta/scripts/temporal/mujoco/lumi/train_mujoco.sh (agent_obsk=0 since commit 8fa3cb8, 2023-07-08, up to
+#   its last commit 8c48deb, 2023-09-28) and .../triton/train_mujoco.sh (agent_obsk=0 from dab2386, 2023-09-14)
+#   pass --agent_obsk 0: each agent sees its own joints (and the root's global features). `--env-kw obsk=0`
+#   gives this.
+# * 2024: commit 78c68f4 (2024-11-06) drops --agent_obsk from .../triton/train_mujoco.sh and makes
+#   bta/scripts/train/train_mujoco.py's default None, which their mujoco_multi.py reads as full observation
+#   (every agent gets the single-agent gym observation). `--env-kw obsk=None` gives this (envs/mabrax: with
+#   obsk=None every agent's features are Brax's single-agent observation, then the agent id).
+# Their temporal lumi script had agent_obsk=2 only in its first version (98648ca, 2023-06-25; then 0, briefly 1),
+# and their baselines' older puhti scripts (e.g. bta/scripts/mappo/mujoco/puhti/train_mujoco.sh, ce91747) keep 2.
 _MUJOCO_CONFIG = dict(num_envs=64, num_steps=100, total_env_steps=10_000_000, update_epochs=5, num_minibatches=4,
                       eval_episodes=8, normalize_advantages=True)
 # SMACv2 stand-in (issue 5): MAPPO's SMACv2 settings with feed-forward actors: 5 epochs, lr 5e-4, gamma 0.99;
@@ -53,15 +78,24 @@ _MUJOCO_TASKS = ("ant_2x4", "ant_2x4d", "ant_4x2", "ant_8x1", "halfcheetah_2x3",
 _SMAX_TASKS = tuple(f"{race}_{size}" for race in ("protoss", "terran", "zerg")
                     for size in ("5v5", "10v10", "20v20", "10v11", "20v23"))
 
-# env -> constructor kwargs the paper used (the CLI's --env-kw adds to / overrides them)
+# env -> constructor kwargs of the preset (the CLI's --env-kw adds to / overrides them; for MaMuJoCo obsk=2, not
+# the AgentMixer authors' setting: see above and MUJOCO_OBSK_CHOICES)
 ENV_KWARGS: dict[str, dict] = {name: {"obsk": 2} for name in _MUJOCO_TASKS}
+# The MaMuJoCo observation settings, as `--env-kw obsk=VALUE` (experiments/train.py parses VALUE as a Python literal)
+MUJOCO_OBSK_CHOICES: dict[str, object] = {
+    "preset": 2,  # ENV_KWARGS: joints within 2 hops (the authors' baselines' older puhti scripts)
+    "authors_2023": 0,  # --env-kw obsk=0: own joints and the root (the AgentMixer authors' 2023 scripts)
+    "authors_2024": None,  # --env-kw obsk=None: full observation (their 2024 script, commit 78c68f4)
+}
 
-# env -> (TrainConfig fields, HParams fields, {algorithm name (agentmixer_jax.registry): its extra HParams fields})
+# env -> (TrainConfig fields, HParams fields, {algorithm name (agentmixer_jax.registry): its own fields of either})
 PRESETS: dict[str, tuple[dict, dict, dict[str, dict]]] = {
-    "climbing": (_MATRIX_CONFIG, {}, _MATRIX_PER_ALGO),
-    "penalty": (_MATRIX_CONFIG, {}, _MATRIX_PER_ALGO),
+    "climbing": (_MATRIX_CONFIG, {}, {**_MATRIX_PER_ALGO, "agentmixer_authors": _AUTHORS_CLIMBING}),
+    "penalty": (_MATRIX_CONFIG, {}, {**_MATRIX_PER_ALGO, "agentmixer_authors": _AUTHORS_PENALTY}),
     **{name: (_PREDATOR_PREY_CONFIG, {}, {})
        for name in ("predator_prey", "predator_prey_p0", "predator_prey_p05", "predator_prey_p1", "predator_prey_p15")},
+    **{name: (_PREDATOR_PREY_AUTHORS_CONFIG, {}, {})
+       for name in ("predator_prey_authors_p0", "predator_prey_authors_p1", "predator_prey_authors_p15")},
     "bridge": (_BRIDGE_CONFIG, {}, {}),
     **{name: (_MUJOCO_CONFIG, {}, {}) for name in _MUJOCO_TASKS},
     **{name: (_SMAX_CONFIG, {}, {}) for name in _SMAX_TASKS},
@@ -99,6 +133,9 @@ def preset(env: str, algo: str, network: str = "preset") -> tuple[TrainConfig, H
     if network not in NETWORKS:
         raise ValueError(f"unknown network setup {network!r}; known: {', '.join(NETWORKS)}")
     cfg_kw, hp_kw, per_algo = PRESETS.get(env, ({}, {}, {}))
-    hp = HParams(**{**hp_kw, **per_algo.get(algo, {})})
-    cfg = TrainConfig(**{**cfg_kw, **algorithm.config_defaults, **NETWORKS[network]})
+    algo_kw = per_algo.get(algo, {})
+    hp_names = set(HParams.names())
+    hp = HParams(**{**hp_kw, **{k: v for k, v in algo_kw.items() if k in hp_names}})
+    cfg_algo = {k: v for k, v in algo_kw.items() if k not in hp_names}
+    cfg = TrainConfig(**{**cfg_kw, **algorithm.config_defaults, **cfg_algo, **NETWORKS[network]})
     return dataclasses.replace(cfg, algo=algo), hp

@@ -5,10 +5,10 @@ the learners use). Which class an algorithm name uses is `agentmixer_jax.registr
 static (Python), never a `lax.cond`.
 """
 
-from agentmixer_jax.policies.agentmixer import AgentMixer
+from agentmixer_jax.policies.agentmixer import AgentMixer, make_agentmixer
 from agentmixer_jax.policies.ail import AIL
 from agentmixer_jax.policies.base import ActorCritic, PolicyStep
 from agentmixer_jax.policies.happo import HAPPOPolicy
 from agentmixer_jax.policies.mappo import IPPO, MAPPO
 
-__all__ = ["AIL", "ActorCritic", "AgentMixer", "HAPPOPolicy", "IPPO", "MAPPO", "PolicyStep"]
+__all__ = ["AIL", "ActorCritic", "AgentMixer", "make_agentmixer", "HAPPOPolicy", "IPPO", "MAPPO", "PolicyStep"]

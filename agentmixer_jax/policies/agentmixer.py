@@ -2,6 +2,15 @@
 decentralised individual policies into a correlated joint policy, trained by PPO on the joint ratio
 with a centralised critic; at execution only the individual policies run, taking their modes.
 
+The joint policy has four forms (`TrainConfig.pm_form`; `make_agentmixer` picks the class):
+
+  gumbel          ours, below: Gumbel noise shared with the PM, which reads every agent's sample (`AgentMixer`)
+  authors         the authors' code exactly: a deterministic Gumbel-shaped bias per agent, no shared noise, so
+                  on a one-state game the joint is a product policy (`AgentMixerAuthors`)
+  joint           a PM over the product action space: exact joint log-probabilities, IGC by distillation
+                  (`AgentMixerJoint`); A ** N joint actions, so small action spaces only
+  autoregressive  agent i's PM term reads the actions of agents < i, exact IGC (`AgentMixerAutoregressive`)
+
 Continuous actions (IGC by construction). The joint mean is the concatenation of the individual
 means; the PM sets the exploration scale, std = std_max * sigmoid(PM) (diagonal, as in the authors'
 code), optionally with a low-rank factor or a full lower-triangular scale over all N x d dimensions,
@@ -34,6 +43,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from agentmixer_jax import distributions as D
 from agentmixer_jax.config import HParams, TrainConfig
@@ -50,6 +60,27 @@ def gumbel_perturbation(b: Array) -> Array:
     return -jnp.log(jnp.maximum(jax.nn.softplus(-b), 1e-6))
 
 
+# The authors' temperature floor (matrix_runner.py / predator_runner.py `run`, decay_id 0 and 1: 0.05).
+TAU_FLOOR = 0.05
+
+
+def scheduled_tau(tau: Array, decay: Array, schedule: str, update: Array, num_updates: int) -> Array:
+    """The Gumbel temperature at update `update` of `num_updates`, from its start value `tau`.
+
+    The authors' schedules (LiZhYun/BackPropagationThroughAgents bta/runner/temporal/matrix_runner.py `run`, commit
+    6897692; decay_factor = `decay`): linear (decay_id 0) max(tau - tau u f / U, 0.05); cosine (decay_id 1)
+    0.05 + (tau - 0.05) (1 + cos(pi u f / (U - 1))) / 2, which with f > 1 turns back up after U / f updates, as
+    theirs does; step (decay_id 2) tau 0.99^floor(u / 10); constant (decay_id 3)."""
+    u = update.astype(jnp.float32)
+    if schedule == "linear":
+        return jnp.maximum(tau - tau * u * decay / num_updates, TAU_FLOOR)
+    if schedule == "cosine":
+        return TAU_FLOOR + (tau - TAU_FLOOR) * (1 + jnp.cos(jnp.pi * u * decay / max(num_updates - 1, 1))) / 2
+    if schedule == "step":
+        return tau * 0.99 ** jnp.floor(u / 10)
+    return tau
+
+
 class AgentMixer(ActorCritic):
     name = "agentmixer"
     centralised_critic = True
@@ -57,17 +88,26 @@ class AgentMixer(ActorCritic):
 
     def __init__(self, spec: EnvSpec, config: TrainConfig):
         super().__init__(spec, config)
-        n, d = spec.num_agents, spec.action_dim
-        if spec.discrete or config.covariance == "diag":
-            out_dim = d
-        elif config.covariance == "lowrank":
-            out_dim = d + d * config.cov_rank
-        else:
-            out_dim = d + d * n * d
-        self.pm = PolicyModifier(num_agents=n, out_dim=out_dim, channels=config.pm_channels,
+        self.pm = PolicyModifier(num_agents=spec.num_agents, out_dim=self.pm_out_dim(), channels=config.pm_channels,
                                  blocks=config.pm_blocks, token_hidden=config.pm_token_hidden,
                                  channel_hidden=config.pm_channel_hidden, activation=config.activation,
                                  agent_ids=config.pm_agent_ids)
+
+    def pm_out_dim(self) -> int:
+        """Width of the PM's per-agent output."""
+        n, d = self.num_agents, self.action_dim
+        if self.discrete or self.config.covariance == "diag":
+            return d
+        if self.config.covariance == "lowrank":
+            return d + d * self.config.cov_rank
+        return d + d * n * d
+
+    def schedule_hparams(self, hp: HParams, update: Array) -> HParams:
+        """gumbel_tau at this update under `tau_schedule` (discrete forms that use a temperature)."""
+        if not self.discrete or self.config.tau_schedule == "constant":
+            return hp
+        return hp.replace(gumbel_tau=scheduled_tau(hp.gumbel_tau, hp.tau_decay, self.config.tau_schedule, update,
+                                                   self.config.num_updates))
 
     def init(self, key: Array) -> dict:
         k_base, k_pm = jax.random.split(key)
@@ -144,3 +184,149 @@ class AgentMixer(ActorCritic):
         dist = self.joint_distribution(params, out, state, mask, hp)
         log_prob = D.joint_log_prob(dist, out.head, mask, action)[None]
         return log_prob, D.joint_entropy(dist, mask)[None], jnp.zeros(()), {}
+
+
+class AgentMixerAuthors(AgentMixer):
+    """The authors' AgentMixer, exactly as their code runs it (LiZhYun/BackPropagationThroughAgents, HEAD 13607d0):
+
+    PM (bta/algorithms/utils/action_attention.py, last changed 7f9af49, `Action_Attention.forward`): reads each
+    agent's individual log-probabilities and actor feature, both detached (base_runner.py `joint_train`,
+    `logits_all.detach()`, `obs_feats_all.detach()`), the state's features and a one-hot id; it never sees the
+    other agents' sampled actions. Output b (N, A) or (N, d); u = y * sigmoid(gain * b).
+
+    Discrete (matrix_runner.py `collect`, 6897692): G = -log(-log(u)) is deterministic, and every agent samples
+    independently from softmax((log pi_i + G_i) / tau). No noise is shared, so given the state the joint is a
+    product of per-agent policies: on a one-state game it cannot correlate the agents. The joint log-prob is the
+    sum over agents; the entropy the sum of the per-agent entropies; the actors get the joint PPO gradient through
+    log pi_i. No IGC / BC term (the call is commented out there); `igc_coef` > 0 adds our clone term anyway.
+    Continuous: Normal(individual means, u), diagonal.
+
+    The PM is our MLP-Mixer (policy_modifier.py) on the concatenated inputs, where theirs encodes each input group
+    with its own Linear-ReLU-LayerNorm first; widths, blocks, y, gain and the temperature schedule are settings.
+    """
+
+    def pm_features(self, out: ActorOutput, sample: Array, state: Array, mask: Array) -> Array:
+        """(N, F): the detached log-probabilities (or means), the detached actor feature, the state."""
+        if self.discrete:
+            policy = jax.nn.log_softmax(out.head, axis=-1)
+        else:
+            policy = jnp.where(mask, out.head, 0.0)
+        state_b = jnp.broadcast_to(state, (self.num_agents, state.shape[-1]))
+        return jnp.concatenate([jax.lax.stop_gradient(policy), jax.lax.stop_gradient(out.feature), state_b], -1)
+
+    def log_u(self, params, out: ActorOutput, state: Array, mask: Array, hp: HParams) -> Array:
+        """log u = log y + log sigmoid(gain * b), (N, A) or (N, d)."""
+        b = self.pm.apply({"params": params["pm"]}, self.pm_features(out, None, state, mask))
+        return jnp.log(hp.pm_y) + jax.nn.log_sigmoid(hp.pm_gain * b)
+
+    def mixed_logits(self, params, out: ActorOutput, state: Array, mask: Array, hp: HParams) -> Array:
+        """(N, A): (log pi_i + G_i) / tau with G = -log(-log u), masked."""
+        g = -jnp.log(-self.log_u(params, out, state, mask, hp))
+        return jnp.where(mask, (jax.nn.log_softmax(out.head, -1) + g) / hp.gumbel_tau, -1e9)
+
+    def joint_distribution(self, params, out: ActorOutput, state: Array, mask: Array, hp: HParams):
+        return D.joint_gaussian(out.head, mask, jnp.exp(self.log_u(params, out, state, mask, hp)))
+
+    def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams) -> PolicyStep:
+        if not self.discrete:
+            return super().act(params, out, state, mask, key, hp)
+        dist = D.categorical(self.mixed_logits(params, out, state, mask, hp))
+        action = dist.sample(seed=key).astype(jnp.int32)
+        metrics = {"joint_follows_individual": jnp.mean(action == jnp.argmax(out.head, -1)),
+                   "gumbel_tau": hp.gumbel_tau}
+        return PolicyStep(action, jnp.sum(dist.log_prob(action))[None], (), metrics)
+
+    def evaluate(self, params, out: ActorOutput, state: Array, mask: Array, action: Array, extras, hp: HParams):
+        if not self.discrete:
+            return super().evaluate(params, out, state, mask, action, extras, hp)
+        dist = D.categorical(self.mixed_logits(params, out, state, mask, hp))
+        clone = -jnp.mean(D.categorical(out.head).log_prob(action))
+        return (jnp.sum(dist.log_prob(action))[None], jnp.sum(dist.entropy())[None], hp.igc_coef * clone,
+                {"igc_clone_nll": clone})
+
+
+class AgentMixerJoint(AgentMixer):
+    """A Policy Modifier over joint actions (ours; issue 12's "joint" form). With J = A ** N joint actions,
+
+        log p(a | s) = log softmax_J( sum_i log pi_i(a_i | o_i) + sum_k PM(x)_k[a] ),    a = (a_1, ..., a_N),
+
+    where PM(x) (N, J) is the MLP-Mixer over the agents' detached log-probabilities, actor features and the state,
+    its output layer zero at initialisation: the joint starts as the product of the individual policies, and the
+    PM then adds any interaction between the agents' actions. Unavailable actions are masked per agent (a joint
+    action is available when each agent's part is). PPO trains the joint ratio; the individual policies also get
+    its gradient through log pi_i (unless `actor_joint_gradient=False`).
+
+    IGC by distillation: with m the joint's mode, each individual policy is pulled toward the joint's conditional
+    at the mode, KL(p(a_i | m_-i) || pi_i) with weight `distill_coef`, so the tuple of individual modes becomes the
+    joint's mode. Tie rule: joint actions within `tie_tol` nats of the best count as tied, and the tie goes to the
+    one the individual policies already prefer (the largest sum of log pi_i), so tied optima become a commitment
+    instead of flipping. Greedy evaluation reports the individual modes and (`joint_`) the joint's mode.
+    """
+
+    def __init__(self, spec: EnvSpec, config: TrainConfig):
+        n, a = spec.num_agents, spec.action_dim
+        self.num_joint = a ** n
+        # (J, N): the joint action of each index, agent 0 most significant; index = sum_i a_i * stride_i
+        self.combos = jnp.asarray(np.stack(np.unravel_index(np.arange(self.num_joint), (a,) * n), -1), jnp.int32)
+        self.strides = jnp.asarray([a ** (n - 1 - i) for i in range(n)], jnp.int32)
+        super().__init__(spec, config)
+
+    def pm_out_dim(self) -> int:
+        return self.num_joint
+
+    pm_features = AgentMixerAuthors.pm_features
+
+    def joint_logits(self, params, out: ActorOutput, state: Array, mask: Array) -> tuple[Array, Array]:
+        """(z (J,) masked joint logits, base (J,) sum of the individual log-probabilities)."""
+        if not self.config.actor_joint_gradient:
+            out = jax.tree.map(jax.lax.stop_gradient, out)
+        agents = jnp.arange(self.num_agents)
+        logp = jax.nn.log_softmax(out.head, -1)
+        base = jnp.sum(logp[agents, self.combos], -1)
+        b = self.pm.apply({"params": params["pm"]}, self.pm_features(out, None, state, mask))
+        available = jnp.all(mask[agents, self.combos], -1)
+        return jnp.where(available, base + jnp.sum(b, 0), -1e9), base
+
+    def joint_mode(self, z: Array, base: Array, tie_tol: Array) -> Array:
+        """() index of the joint mode; among joint actions within tie_tol of the best, the individuals' favourite."""
+        tied = z >= jnp.max(z) - tie_tol
+        return jnp.argmax(jnp.where(tied, base, -jnp.inf))
+
+    def conditionals(self, z: Array, mode: Array) -> Array:
+        """(N, A): agent i's joint logits with the others at the mode, z[m_-i, a_i = a]."""
+        m = self.combos[mode]
+        idx = mode - m[:, None] * self.strides[:, None] + jnp.arange(self.action_dim)[None] * self.strides[:, None]
+        return z[idx]
+
+    def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams) -> PolicyStep:
+        z, base = self.joint_logits(params, out, state, mask)
+        j = jax.random.categorical(key, z)
+        mode = self.combos[self.joint_mode(z, base, hp.tie_tol)]
+        metrics = {"mode_consistency": jnp.all(mode == jnp.argmax(out.head, -1)).astype(jnp.float32)}
+        return PolicyStep(self.combos[j], jax.nn.log_softmax(z)[j][None], (), metrics)
+
+    def evaluate(self, params, out: ActorOutput, state: Array, mask: Array, action: Array, extras, hp: HParams):
+        z, base = self.joint_logits(params, out, state, mask)
+        logp_joint = jax.nn.log_softmax(z)
+        log_prob = logp_joint[jnp.sum(action * self.strides)][None]
+        entropy = -jnp.sum(jnp.exp(logp_joint) * logp_joint)[None]
+        target = jax.nn.softmax(jax.lax.stop_gradient(
+            self.conditionals(z, self.joint_mode(z, base, hp.tie_tol))), -1)
+        logp = jax.nn.log_softmax(out.head, -1)
+        kl = jnp.sum(target * (jnp.log(jnp.maximum(target, 1e-30)) - logp)) / self.num_agents
+        return log_prob, entropy, hp.distill_coef * kl, {"igc_kl": kl}
+
+    def joint_greedy(self, params, out: ActorOutput, state: Array, mask: Array) -> Array:
+        z, base = self.joint_logits(params, out, state, mask)
+        return self.combos[self.joint_mode(z, base, 0.0)]
+
+    def eval_policies(self) -> dict:
+        return {**super().eval_policies(), "joint_": self.joint_greedy}
+
+
+FORMS = {"gumbel": AgentMixer, "authors": AgentMixerAuthors, "joint": AgentMixerJoint}
+
+
+def make_agentmixer(spec: EnvSpec, config: TrainConfig) -> AgentMixer:
+    """The AgentMixer policy of `config.pm_form`."""
+    return FORMS[config.pm_form](spec, config)

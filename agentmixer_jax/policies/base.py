@@ -192,6 +192,11 @@ class ActorCritic:
         The unprefixed entry is always the decentralised individual modes; AIL adds its expert's."""
         return {"": lambda params, out, state, mask: self.mode(params, out, mask)}
 
+    def schedule_hparams(self, hp: HParams, update: Array) -> HParams:
+        """The hyperparameters of update number `update` (() int32), for schedules the policy owns (AgentMixer's
+        temperature); unchanged by default."""
+        return hp
+
     # ----- policy used in training (default: independent individual policies) -----------------
     def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams) -> PolicyStep:
         if self.discrete:

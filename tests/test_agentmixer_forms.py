@@ -1,0 +1,219 @@
+"""AgentMixer's joint-policy forms (issue 12): exact re-scoring, IGC, the product policy at initialisation, the
+authors' form as a product policy on a one-state game, the temperature schedules, and the errors for sizes or
+combinations that cannot work."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import envs
+from agentmixer_jax.config import HParams, TrainConfig
+from agentmixer_jax.policies.agentmixer import AgentMixerJoint, scheduled_tau
+from agentmixer_jax.registry import make_policy
+from agentmixer_jax.trainer import make_train
+from envs.core import Box, Discrete, EnvSpec
+
+SPEC = EnvSpec(num_agents=3, obs_dim=4, state_dim=5, action_space=Discrete(3))
+MASK = jnp.array([[True] * 3, [True, False, True], [True] * 3])  # agent 1 may not take action 1
+HP = HParams().as_floats()
+DISCRETE_FORMS = ("authors", "joint")  # the gumbel form's re-scoring: tests/test_policy.py
+CONTINUOUS = EnvSpec(num_agents=2, obs_dim=3, state_dim=4, action_space=Box(-1.0, 1.0, 2))
+
+
+def _perturbed(tree, scale=0.5, seed=7):
+    """The tree with every leaf moved randomly (so a zero-initialised PM output layer does something)."""
+    leaves, td = jax.tree.flatten(tree)
+    keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
+    return jax.tree.unflatten(td, [p + scale * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])
+
+
+def _setup(form, spec=SPEC, mask=MASK, perturb=0.5, **cfg):
+    policy = make_policy("agentmixer", spec, TrainConfig(algo="agentmixer", pm_form=form, **cfg))
+    params = policy.init(jax.random.PRNGKey(0))
+    if perturb:
+        params = dict(params, pm=_perturbed(params["pm"], scale=perturb))
+    obs = jax.random.normal(jax.random.PRNGKey(1), (spec.num_agents, spec.obs_dim))
+    state = jax.random.normal(jax.random.PRNGKey(2), (spec.state_dim,))
+    _, out = policy.actor_step(params, policy.initial_hidden(), obs, mask, jnp.bool_(True))
+    return policy, params, out, state
+
+
+def _all_joint_actions(n, a):
+    return jnp.asarray(np.stack(np.unravel_index(np.arange(a ** n), (a,) * n), -1), jnp.int32)
+
+
+def _joint_log_probs(policy, params, out, state, mask, extras=()):
+    """log p(a) of every joint action through `evaluate` (J,)."""
+    joint = _all_joint_actions(policy.num_agents, policy.action_dim)
+    ev = jax.jit(jax.vmap(lambda a: policy.evaluate(params, out, state, mask, a, extras, HP)[0][0]))
+    return joint, ev(joint)
+
+
+@pytest.mark.parametrize("form", DISCRETE_FORMS)
+def test_each_form_rescores_its_own_samples_exactly(form):
+    policy, params, out, state = _setup(form)
+    keys = jax.random.split(jax.random.PRNGKey(4), 64)
+    steps = jax.jit(jax.vmap(lambda k: policy.act(params, out, state, MASK, k, HP)))(keys)
+    assert not np.any(np.asarray(steps.action[:, 1]) == 1)  # masked actions are never sampled
+    log_prob = jax.jit(jax.vmap(lambda a, x: policy.evaluate(params, out, state, MASK, a, x, HP)[0]))(
+        steps.action, steps.extras)
+    np.testing.assert_allclose(log_prob, steps.log_prob, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("form", ("authors", "joint"))
+def test_joint_probabilities_sum_to_one_and_are_zero_on_masked_actions(form):
+    policy, params, out, state = _setup(form)
+    joint, logp = _joint_log_probs(policy, params, out, state, MASK)
+    p = np.exp(np.asarray(logp, np.float64))
+    np.testing.assert_allclose(p.sum(), 1.0, rtol=1e-4)
+    assert p[np.asarray(joint[:, 1] == 1)].max() < 1e-12
+
+
+def test_joint_form_at_initialisation_is_the_product_of_the_individual_policies():
+    policy, params, out, state = _setup("joint", perturb=0.0)
+    joint, logp = _joint_log_probs(policy, params, out, state, MASK)
+    ind = jax.nn.log_softmax(out.head, -1)
+    product = jnp.sum(ind[jnp.arange(3), joint], -1)
+    ok = np.asarray(joint[:, 1] != 1)
+    np.testing.assert_allclose(np.asarray(logp)[ok], np.asarray(product)[ok], rtol=1e-4, atol=1e-4)
+    # and once the PM is perturbed it is not a product any more (the test above could fail)
+    policy, params, out, state = _setup("joint")
+    _, logp = _joint_log_probs(policy, params, out, state, MASK)
+    assert np.abs(np.asarray(logp)[ok] - np.asarray(product)[ok]).max() > 1e-2
+
+
+def _empirical_joint(form, perturb, samples=40_000):
+    """Empirical joint distribution (A, A) of two agents' sampled actions on a one-state game, and its marginals."""
+    spec = EnvSpec(num_agents=2, obs_dim=3, state_dim=4, action_space=Discrete(3))
+    mask = jnp.ones((2, 3), bool)
+    policy, params, out, state = _setup(form, spec=spec, mask=mask, perturb=perturb)
+    hp = HP.replace(gumbel_tau=jnp.float32(1.0))
+    acts = jax.jit(jax.vmap(lambda k: policy.act(params, out, state, mask, k, hp).action))(
+        jax.random.split(jax.random.PRNGKey(3), samples))
+    counts = np.zeros((3, 3))
+    np.add.at(counts, (np.asarray(acts[:, 0]), np.asarray(acts[:, 1])), 1)
+    joint = counts / samples
+    return joint, np.outer(joint.sum(1), joint.sum(0))
+
+
+def test_authors_form_is_a_product_policy_on_a_one_state_game():
+    """Their PM never sees the other agents' samples: with one state, the agents' actions are independent."""
+    joint, product = _empirical_joint("authors", perturb=2.0)
+    assert np.abs(joint - product).max() < 0.01  # sampling noise per cell at 40k samples: std < 0.0025
+    # the check can fail: the joint form does correlate the agents (a small perturbation of its PM, whose outputs
+    # add up over the J joint actions, keeps the joint from a point mass)
+    joint, product = _empirical_joint("joint", 0.05)
+    assert np.abs(joint - product).max() > 0.02
+
+
+def test_authors_form_bias_is_their_deterministic_gumbel_shape():
+    """z_i = (log pi_i + G_i) / tau with G = -log(-log(y sigmoid(gain b))) (action_attention.py `forward`)."""
+    policy, params, out, state = _setup("authors")
+    hp = HP.replace(pm_y=jnp.float32(0.5), pm_gain=jnp.float32(0.3), gumbel_tau=jnp.float32(0.7))
+    b = policy.pm.apply({"params": params["pm"]}, policy.pm_features(out, None, state, MASK))
+    u = 0.5 / (1 + np.exp(-0.3 * np.asarray(b, np.float64)))
+    want = (np.asarray(jax.nn.log_softmax(out.head, -1)) - np.log(-np.log(u))) / 0.7
+    got = policy.mixed_logits(params, out, state, MASK, hp)
+    np.testing.assert_allclose(np.asarray(got)[np.asarray(MASK)], want[np.asarray(MASK)], rtol=1e-4, atol=1e-4)
+
+
+def test_authors_continuous_form_is_normal_around_the_individual_means_with_their_scale():
+    """Normal(individual means, y sigmoid(gain b)) (matrix_runner.py `collect`, FixedNormal(logits, action_std))."""
+    mask = jnp.array([[True, True], [True, False]])
+    policy, params, out, state = _setup("authors", spec=CONTINUOUS, mask=mask)
+    hp = HP.replace(pm_y=jnp.float32(0.75), pm_gain=jnp.float32(0.3))
+    b = policy.pm.apply({"params": params["pm"]}, policy.pm_features(out, None, state, mask))
+    dist = policy.joint_distribution(params, out, state, mask, hp)
+    want = 0.75 / (1 + np.exp(-0.3 * np.asarray(b)))
+    np.testing.assert_allclose(np.asarray(dist.stddev()).reshape(2, 2)[np.asarray(mask)],
+                               want[np.asarray(mask)], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(dist.mean()).reshape(2, 2)[np.asarray(mask)],
+                               np.asarray(out.head)[np.asarray(mask)], rtol=1e-6)
+    step = policy.act(params, out, state, mask, jax.random.PRNGKey(5), hp)
+    np.testing.assert_allclose(policy.evaluate(params, out, state, mask, step.action, step.extras, hp)[0],
+                               step.log_prob, rtol=1e-5)
+
+
+def test_joint_form_distillation_makes_the_individual_modes_the_joint_mode():
+    """IGC by distillation: minimising only the KL term moves each individual mode onto the joint's mode."""
+    spec = EnvSpec(num_agents=2, obs_dim=3, state_dim=4, action_space=Discrete(3))
+    mask = jnp.ones((2, 3), bool)
+    policy, params, _, state = _setup("joint", spec=spec, mask=mask, perturb=0.0)
+    obs = jax.random.normal(jax.random.PRNGKey(1), (2, 3))
+
+    def modes(params):
+        _, out = policy.actor_step(params, policy.initial_hidden(), obs, mask, jnp.bool_(True))
+        return policy.mode(params, out, mask), policy.joint_greedy(params, out, state, mask)
+
+    def kl(actor, params):
+        p = dict(params, actor=actor)
+        _, out = policy.actor_step(p, policy.initial_hidden(), obs, mask, jnp.bool_(True))
+        return policy.evaluate(p, out, state, mask, jnp.zeros(2, jnp.int32), (), HP)[2]
+
+    # a PM that favours a joint action where both agents differ from their individual modes
+    ind, _ = modes(params)
+    target = (ind + 1) % 3
+    bias = jnp.zeros(9).at[int(target[0]) * 3 + int(target[1])].set(3.0)
+    params = dict(params, pm={**params["pm"], "out": {**params["pm"]["out"], "bias": bias}})
+    ind, joint = modes(params)
+    np.testing.assert_array_equal(joint, target)
+    assert not np.any(ind == joint)
+    opt = optax.adam(1e-2)
+
+    def step(carry, _):
+        actor, opt_state = carry
+        upd, opt_state = opt.update(jax.grad(kl)(actor, params), opt_state)
+        return (optax.apply_updates(actor, upd), opt_state), None
+
+    (actor, _), _ = jax.lax.scan(step, (params["actor"], opt.init(params["actor"])), None, length=200)
+    ind, joint = modes(dict(params, actor=actor))
+    np.testing.assert_array_equal(ind, joint)
+    np.testing.assert_array_equal(joint, target)  # the individuals moved, not the joint
+
+
+def test_joint_mode_breaks_ties_toward_the_individual_policies():
+    policy = AgentMixerJoint(EnvSpec(num_agents=2, obs_dim=3, state_dim=4, action_space=Discrete(2)),
+                             TrainConfig(algo="agentmixer", pm_form="joint"))
+    z = jnp.array([0.0, 5.0, 4.9, 0.0])  # joint actions (0,1) and (1,0) nearly tied
+    base = jnp.array([0.0, -3.0, -0.1, 0.0])  # the individuals prefer (1, 0)
+    assert int(policy.joint_mode(z, base, jnp.float32(0.0))) == 1
+    assert int(policy.joint_mode(z, base, jnp.float32(0.2))) == 2
+
+
+def test_temperature_schedules_follow_the_authors_formulas():
+    tau, f, n = jnp.float32(1.0), jnp.float32(1.5), 151
+    at = lambda s, u: float(scheduled_tau(tau, f, s, jnp.int32(u), n))  # noqa: E731
+    assert at("constant", 50) == 1.0
+    assert at("cosine", 0) == pytest.approx(1.0)
+    assert at("cosine", 100) == pytest.approx(0.05, abs=1e-4)  # the floor after (U - 1) / f updates ...
+    assert at("cosine", 150) == pytest.approx(0.05 + 0.95 * 0.5, abs=1e-4)  # ... then back up, as theirs does
+    assert at("linear", 20) == pytest.approx(1.0 - 20 * 1.5 / 151, abs=1e-5)
+    assert at("linear", 140) == pytest.approx(0.05)
+    assert at("step", 25) == pytest.approx(0.99 ** 2)
+
+
+def test_trainer_applies_the_temperature_schedule():
+    cfg = TrainConfig(algo="agentmixer_authors", pm_form="authors", num_envs=8, num_steps=1, total_env_steps=8 * 10,
+                      num_minibatches=1, update_epochs=1, tau_schedule="linear")
+    train = make_train(envs.make("climbing"), cfg)
+    metrics = jax.jit(train)(jax.random.PRNGKey(0), HParams(gumbel_tau=1.0, tau_decay=1.0)).metrics
+    np.testing.assert_allclose(metrics["gumbel_tau"], np.maximum(1.0 - np.arange(10) / 10, 0.05), rtol=1e-5)
+
+
+def test_impossible_forms_and_sizes_are_rejected_before_compiling():
+    with pytest.raises(ValueError, match="pm_joint_max.*autoregressive|autoregressive.*pm_joint_max"):
+        make_train(envs.make("protoss_5v5"), TrainConfig(algo="agentmixer", pm_form="joint"))
+    with pytest.raises(ValueError, match="continuous"):
+        TrainConfig(algo="agentmixer", pm_form="joint").validate_for(CONTINUOUS)
+    with pytest.raises(ValueError, match="pm_form"):
+        TrainConfig(algo="agentmixer_joint", pm_form="authors").validate()
+    with pytest.raises(ValueError, match="pm_form"):
+        TrainConfig(algo="agentmixer", pm_form="nope").validate()
+    with pytest.raises(ValueError, match="igc_exact"):
+        TrainConfig(algo="agentmixer", pm_form="joint", igc_exact=True).validate()
+    with pytest.raises(ValueError, match="covariance"):
+        dataclasses.replace(TrainConfig(algo="agentmixer", pm_form="authors"), covariance="full").validate()
