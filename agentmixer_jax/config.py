@@ -101,8 +101,10 @@ class TrainConfig:
     # (their exact form), joint (a PM over the product action space), autoregressive (agent i's PM term reads a_<i)
     pm_form: PMForm = "gumbel"
     pm_joint_max: int = 4096  # pm_form=joint: the largest product action space (A ** N joint actions) allowed
+    ar_reference: Literal["mode", "probs"] = "mode"  # pm_form=autoregressive with igc_exact: the reference r_<i
+    ar_distill: Literal["soft", "hard"] = "soft"  # pm_form=autoregressive: distil onto the conditionals or the decode
     tau_schedule: TauSchedule = "constant"  # AgentMixer, discrete: gumbel_tau over training (the authors' decay_id)
-    igc_exact: bool = False  # discrete AgentMixer: the PM may only lower other actions' logits (exact IGC)
+    igc_exact: bool = False  # discrete AgentMixer, gumbel / autoregressive forms: IGC by construction (exact)
     actor_joint_gradient: bool = True  # discrete AgentMixer: the joint PPO loss also trains the individual actors
     mat_embd: int = 64  # MAT / MAT-Dec: transformer width (MAT's n_embd)
     mat_heads: int = 1  # MAT / MAT-Dec: attention heads (n_head)
@@ -180,12 +182,17 @@ class TrainConfig:
         if form is not None and self.pm_form != form:
             raise ValueError(f"algo={self.algo!r} is AgentMixer with pm_form={form!r}, but pm_form={self.pm_form!r}: "
                              f"use algo='agentmixer' with pm_form={self.pm_form!r}, or leave pm_form alone")
-        if self.pm_form != "gumbel" and self.igc_exact:
-            raise ValueError(f"igc_exact=True belongs to pm_form='gumbel'; pm_form={self.pm_form!r} has its own "
-                             "consistency rule (see policies/agentmixer.py): leave igc_exact off")
+        if self.pm_form in ("authors", "joint") and self.igc_exact:
+            raise ValueError(f"igc_exact=True belongs to pm_form='gumbel' or 'autoregressive'; pm_form="
+                             f"{self.pm_form!r} "
+                             "has its own consistency rule (see policies/agentmixer.py): leave igc_exact off")
         if self.pm_form == "authors" and self.covariance != "diag":
             raise ValueError(f"pm_form='authors' has a diagonal exploration scale (their Normal(means, std)); "
                              f"covariance={self.covariance!r} is ours: use covariance='diag' or pm_form='gumbel'")
+        if self.ar_distill not in ("soft", "hard"):
+            raise ValueError(f"ar_distill={self.ar_distill!r}: choose soft or hard")
+        if self.ar_reference not in ("mode", "probs"):
+            raise ValueError(f"ar_reference={self.ar_reference!r}: choose mode or probs")
         if self.covariance not in ("diag", "lowrank", "full"):
             raise ValueError(f"covariance={self.covariance!r}: choose diag, lowrank or full")
         if self.value_loss not in ("mse", "huber", "huber_mappo"):

@@ -19,6 +19,11 @@ from agentmixer_jax.policies.mat import MAT, MATDec
 # HParams defaults). Huber here is the two-sided form (with ValueNorm the branch beyond 10 std is never taken).
 _MAT_DEFAULTS = {"value_norm": True, "value_loss": "huber"}
 
+# The autoregressive PM's best setting in RESULTS.md's 64-seed probes (issue 12): igc_exact with the individual
+# policies' probabilities as the reference (no jump when a tied mode flips) and distillation onto the joint's
+# greedy decode (the first agent commits): climbing 0.98, penalty 1.0, where the other variants reached 0.0-0.6.
+_AR_DEFAULTS = {"pm_form": "autoregressive", "igc_exact": True, "ar_reference": "probs", "ar_distill": "hard"}
+
 
 @dataclasses.dataclass(frozen=True)
 class Algorithm:
@@ -43,6 +48,10 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("agentmixer_joint", make_agentmixer, PPO,
                   "AgentMixer with a Policy Modifier over joint actions (pm_form=joint), IGC by distillation; "
                   "tasks with up to pm_joint_max joint actions", config_defaults={"pm_form": "joint"}),
+        Algorithm("agentmixer_ar", make_agentmixer, PPO,
+                  "AgentMixer with a Policy Modifier autoregressive over the agents (pm_form=autoregressive), "
+                  "linear in agents x actions; exact IGC with a smoothed reference, distilled onto its decode",
+                  config_defaults=_AR_DEFAULTS),
         Algorithm("mappo", MAPPO, PPO, "MAPPO: individual policies, per-agent ratios, centralised critic"),
         Algorithm("ippo", IPPO, PPO, "IPPO: individual policies, per-agent ratios, local critics"),
         Algorithm("happo", HAPPOPolicy, HAPPO,

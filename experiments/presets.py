@@ -7,8 +7,7 @@ config.py); we use 64 games x 100 updates x 4 epochs so that 1024 seeds fit a 2-
 (15 epochs on 512 games collapsed every seed to the (1, 1) equilibrium even faster).
 
 The Policy Modifier is narrowed to 16 channels for these two-agent, three-action games (the authors'
-64 channels cost 4x the compute and a sweep showed no gain), and AgentMixer uses the best setting of a
-32-point vmapped sweep over lr, pm_lr, ent_coef, gumbel_tau and igc_coef (16 seeds each; see RESULTS.md).
+64 channels cost 4x the compute and a sweep showed no gain); AgentMixer is its joint-action form (below).
 """
 
 from __future__ import annotations
@@ -29,7 +28,12 @@ _MATRIX_CONFIG = dict(num_envs=64, num_steps=1, total_env_steps=64 * 100, update
 # 15 epochs, 1M steps) are not used: every algorithm gets the same budget here.
 _AUTHORS_CLIMBING = dict(pm_y=0.95, pm_gain=1.0, tau_schedule="constant", gumbel_tau=1.0, pm_lr=5e-5)
 _AUTHORS_PENALTY = dict(pm_y=0.5, pm_gain=1.0, tau_schedule="cosine", tau_decay=1.5, gumbel_tau=1.0, pm_lr=5e-4)
-_MATRIX_PER_ALGO = {"agentmixer": dict(pm_lr=2e-3, gumbel_tau=0.5), "agentmixer_joint": dict(pm_lr=2e-3)}
+# Plain `agentmixer` (what `make train` runs) is the joint form here: the form that reaches the optimum (RESULTS.md,
+# issue 12). Before issue 12 it was the gumbel form with pm_lr 2e-3 and gumbel_tau 0.5 (the best of a 32-point
+# sweep; 1.3% of 1024 seeds at the climbing optimum): `--config.pm-form gumbel --hp.gumbel-tau 0.5`.
+_JOINT_MATRIX = dict(pm_form="joint", pm_lr=2e-3)
+_MATRIX_PER_ALGO = {"agentmixer": _JOINT_MATRIX, "agentmixer_joint": dict(pm_lr=2e-3),
+                    "agentmixer_ar": dict(pm_lr=1e-2)}
 
 # Grid tasks (issue 3). Predator-prey episodes last up to 100 steps (max_steps of the first version of the
 # authors' env, commit 623370b; their runs used 128, see below), so one rollout of 100 steps from 32 envs is one
@@ -49,6 +53,12 @@ _PREDATOR_PREY_CONFIG = dict(num_envs=32, num_steps=100, total_env_steps=1_000_0
 # 32 x 128 = 4096 (2 minibatches of 2048); 1M steps gives 244 updates (999,424 env steps: 1M is not a multiple
 # of 128, and the update count is rounded down as for every preset).
 _PREDATOR_PREY_AUTHORS_CONFIG = {**_PREDATOR_PREY_CONFIG, "num_steps": 128}
+# The authors' form with their predator-prey settings (bta/scripts/temporal/predator_prey/lumi/
+# train_predator_prey.sh @ b7a9cb8: --mix_std_y_coef 0.95 --decay_id 1 --decay_factor 1.5 --temperature 1.0
+# --sigmoid_gain 1.0 --attention_lr 5e-5); the joint-action PM with the matrix games' pm_lr (not tuned here).
+_GRID_PER_ALGO = {"agentmixer_authors": dict(pm_y=0.95, pm_gain=1.0, tau_schedule="cosine", tau_decay=1.5,
+                                             gumbel_tau=1.0, pm_lr=5e-5),
+                  "agentmixer_joint": dict(pm_lr=2e-3), "agentmixer_ar": dict(pm_lr=2e-3)}
 _BRIDGE_CONFIG = dict(num_envs=32, num_steps=25, total_env_steps=200_000, update_epochs=4, num_minibatches=2,
                       eval_episodes=32, **_SMALL_PM)
 
@@ -92,15 +102,24 @@ MUJOCO_OBSK_CHOICES: dict[str, object] = {
 PRESETS: dict[str, tuple[dict, dict, dict[str, dict]]] = {
     "climbing": (_MATRIX_CONFIG, {}, {**_MATRIX_PER_ALGO, "agentmixer_authors": _AUTHORS_CLIMBING}),
     "penalty": (_MATRIX_CONFIG, {}, {**_MATRIX_PER_ALGO, "agentmixer_authors": _AUTHORS_PENALTY}),
-    **{name: (_PREDATOR_PREY_CONFIG, {}, {})
+    **{name: (_PREDATOR_PREY_CONFIG, {}, _GRID_PER_ALGO)
        for name in ("predator_prey", "predator_prey_p0", "predator_prey_p05", "predator_prey_p1", "predator_prey_p15")},
-    **{name: (_PREDATOR_PREY_AUTHORS_CONFIG, {}, {})
+    **{name: (_PREDATOR_PREY_AUTHORS_CONFIG, {}, _GRID_PER_ALGO)
        for name in ("predator_prey_authors_p0", "predator_prey_authors_p1", "predator_prey_authors_p15")},
-    "bridge": (_BRIDGE_CONFIG, {}, {}),
+    "bridge": (_BRIDGE_CONFIG, {}, _GRID_PER_ALGO),
     **{name: (_MUJOCO_CONFIG, {}, {}) for name in _MUJOCO_TASKS},
     **{name: (_SMAX_CONFIG, {}, {}) for name in _SMAX_TASKS},
 }
 
+
+# Measured figures shown under the CLI's evaluation table (caption), so that `make train` sets the authors' form
+# beside the form it trains: (env, algo) -> line. From RESULTS.md, "AgentMixer that coordinates" (issue 12).
+MEASURED_BESIDE: dict[tuple[str, str], str] = {
+    ("climbing", "agentmixer"): "Beside it (RESULTS.md, 1024 seeds, same budget): the authors' form (--algo "
+                                "agentmixer_authors) 0.000 [0.000, 0.004] of seeds at the optimum; MAPPO 0.000",
+    ("penalty", "agentmixer"): "Beside it (RESULTS.md, 1024 seeds, same budget): the authors' form (--algo "
+                               "agentmixer_authors) 0.000 [0.000, 0.004] of seeds at an optimum; MAPPO 0.000",
+}
 
 # Network setups of reference implementations, applied over an env preset with `--network NAME` (explicit
 # --config flags still override them). "preset" leaves the env preset as it is.

@@ -291,12 +291,18 @@ def _table(summary: dict):
     import numpy as np
     from rich.table import Table
 
+    from experiments import presets
+
     seeds, ev = summary["seeds"], summary["eval"]
     n_div = int(np.sum(summary["diverged_per_seed"]))
-    title = f"{summary['algo']} on {summary['env']}: decentralised greedy evaluation, {seeds} seeds"
+    algo = summary["algo"]
+    if algo.startswith("agentmixer"):  # which joint policy was trained (policies/agentmixer.py)
+        algo += f" (pm_form={summary['config'].get('pm_form', 'gumbel')})"
+    title = f"{algo} on {summary['env']}: decentralised greedy evaluation, {seeds} seeds"
     if n_div:
         title += f" ({n_div} diverged, left out of the statistics and never counted as optimal)"
-    table = Table(title=title)
+    beside = presets.MEASURED_BESIDE.get((summary["env"], summary["algo"]))
+    table = Table(title=title, caption=beside)
     for col in ("metric", "mean", "95% CI", "min", "max"):
         table.add_column(col, justify="right" if col != "metric" else "left")
     for k, v in ev.items():

@@ -20,7 +20,7 @@ from envs.core import Box, Discrete, EnvSpec
 SPEC = EnvSpec(num_agents=3, obs_dim=4, state_dim=5, action_space=Discrete(3))
 MASK = jnp.array([[True] * 3, [True, False, True], [True] * 3])  # agent 1 may not take action 1
 HP = HParams().as_floats()
-DISCRETE_FORMS = ("authors", "joint")  # the gumbel form's re-scoring: tests/test_policy.py
+DISCRETE_FORMS = ("authors", "joint", "autoregressive")  # the gumbel form's re-scoring: tests/test_policy.py
 CONTINUOUS = EnvSpec(num_agents=2, obs_dim=3, state_dim=4, action_space=Box(-1.0, 1.0, 2))
 
 
@@ -46,42 +46,38 @@ def _all_joint_actions(n, a):
     return jnp.asarray(np.stack(np.unravel_index(np.arange(a ** n), (a,) * n), -1), jnp.int32)
 
 
-def _joint_log_probs(policy, params, out, state, mask, extras=()):
+def _joint_log_probs(policy, params, out, state, mask):
     """log p(a) of every joint action through `evaluate` (J,)."""
     joint = _all_joint_actions(policy.num_agents, policy.action_dim)
-    ev = jax.jit(jax.vmap(lambda a: policy.evaluate(params, out, state, mask, a, extras, HP)[0][0]))
-    return joint, ev(joint)
+    return joint, jax.jit(jax.vmap(lambda a: policy.evaluate(params, out, state, mask, a, (), HP)[0][0]))(joint)
 
 
 @pytest.mark.parametrize("form", DISCRETE_FORMS)
-def test_each_form_rescores_its_own_samples_exactly(form):
+def test_each_form_rescores_its_own_samples_exactly_and_sums_to_one(form):
     policy, params, out, state = _setup(form)
     keys = jax.random.split(jax.random.PRNGKey(4), 64)
     steps = jax.jit(jax.vmap(lambda k: policy.act(params, out, state, MASK, k, HP)))(keys)
     assert not np.any(np.asarray(steps.action[:, 1]) == 1)  # masked actions are never sampled
-    log_prob = jax.jit(jax.vmap(lambda a, x: policy.evaluate(params, out, state, MASK, a, x, HP)[0]))(
-        steps.action, steps.extras)
-    np.testing.assert_allclose(log_prob, steps.log_prob, rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("form", ("authors", "joint"))
-def test_joint_probabilities_sum_to_one_and_are_zero_on_masked_actions(form):
-    policy, params, out, state = _setup(form)
-    joint, logp = _joint_log_probs(policy, params, out, state, MASK)
-    p = np.exp(np.asarray(logp, np.float64))
+    score = jax.jit(jax.vmap(lambda a, x: policy.evaluate(params, out, state, MASK, a, x, HP)[0][0]))
+    np.testing.assert_allclose(score(steps.action, steps.extras), steps.log_prob[:, 0], rtol=1e-5, atol=1e-5)
+    # every joint action scored: a distribution over the A ** N joint actions, nothing on masked actions
+    joint = _all_joint_actions(3, 3)
+    p = np.exp(np.asarray(score(joint, ()), np.float64))
     np.testing.assert_allclose(p.sum(), 1.0, rtol=1e-4)
     assert p[np.asarray(joint[:, 1] == 1)].max() < 1e-12
 
 
-def test_joint_form_at_initialisation_is_the_product_of_the_individual_policies():
-    policy, params, out, state = _setup("joint", perturb=0.0)
+@pytest.mark.parametrize("form", ("joint", "autoregressive"))
+def test_joint_form_at_initialisation_is_the_product_of_the_individual_policies(form):
+    policy, params, out, state = _setup(form, perturb=0.0)
     joint, logp = _joint_log_probs(policy, params, out, state, MASK)
     ind = jax.nn.log_softmax(out.head, -1)
     product = jnp.sum(ind[jnp.arange(3), joint], -1)
     ok = np.asarray(joint[:, 1] != 1)
     np.testing.assert_allclose(np.asarray(logp)[ok], np.asarray(product)[ok], rtol=1e-4, atol=1e-4)
     # and once the PM is perturbed it is not a product any more (the test above could fail)
-    policy, params, out, state = _setup("joint")
+    policy, params, out, state = _setup(form, perturb=0.05)
+    params = dict(params, **({"pm_head": _perturbed(params["pm_head"], 0.5)} if "pm_head" in params else {}))
     _, logp = _joint_log_probs(policy, params, out, state, MASK)
     assert np.abs(np.asarray(logp)[ok] - np.asarray(product)[ok]).max() > 1e-2
 
@@ -175,6 +171,33 @@ def test_joint_form_distillation_makes_the_individual_modes_the_joint_mode():
     np.testing.assert_array_equal(joint, target)  # the individuals moved, not the joint
 
 
+def test_autoregressive_form_with_igc_exact_decodes_the_individual_modes():
+    """igc_exact: the joint's greedy decode is the tuple of individual modes whatever the PM, and the conditionals
+    still depend on the earlier agents' actions (the PM does something)."""
+    policy, params, out, state = _setup("autoregressive", igc_exact=True, perturb=1.0)
+    params = dict(params, pm_head=_perturbed(params["pm_head"], 1.0))
+    np.testing.assert_array_equal(policy.joint_greedy(params, out, state, MASK), policy.mode(params, out, MASK))
+    x = policy.context(params, out, state, MASK)
+    z0 = policy.logits(params, out, x, MASK, jnp.array([0, 0, 0]))
+    z1 = policy.logits(params, out, x, MASK, jnp.array([2, 0, 0]))
+    np.testing.assert_allclose(z0[0], z1[0])  # agent 0 reads no earlier action
+    assert np.abs(np.asarray(z0[1] - z1[1]))[np.asarray(MASK[1])].max() > 1e-3  # agent 1 reads agent 0's
+
+
+def test_autoregressive_hard_distillation_is_the_cross_entropy_to_the_joint_decode():
+    """ar_distill=hard (the agentmixer_ar default): each individual policy is pulled toward its part of the joint's
+    greedy decode, -mean_i log pi_i(m_i); with the smoothed reference the decode may differ from the individual
+    modes (IGC is then measured, not built in), and the loss says so."""
+    policy, params, out, state = _setup("autoregressive", igc_exact=True, ar_reference="probs", ar_distill="hard",
+                                        perturb=1.0)
+    params = dict(params, pm_head=_perturbed(params["pm_head"], 1.0))
+    decode = policy.joint_greedy(params, out, state, MASK)
+    aux = policy.evaluate(params, out, state, MASK, decode, (), HP)[2]
+    logp = jax.nn.log_softmax(out.head, -1)
+    np.testing.assert_allclose(aux, -jnp.mean(logp[jnp.arange(3), decode]), rtol=1e-5)
+    assert int(decode[0]) == int(jnp.argmax(out.head[0]))  # the first agent's conditional is its own policy
+
+
 def test_joint_mode_breaks_ties_toward_the_individual_policies():
     policy = AgentMixerJoint(EnvSpec(num_agents=2, obs_dim=3, state_dim=4, action_space=Discrete(2)),
                              TrainConfig(algo="agentmixer", pm_form="joint"))
@@ -213,6 +236,8 @@ def test_impossible_forms_and_sizes_are_rejected_before_compiling():
         TrainConfig(algo="agentmixer_joint", pm_form="authors").validate()
     with pytest.raises(ValueError, match="pm_form"):
         TrainConfig(algo="agentmixer", pm_form="nope").validate()
+    with pytest.raises(ValueError, match="ar_distill"):
+        TrainConfig(algo="agentmixer", ar_distill="nope").validate()
     with pytest.raises(ValueError, match="igc_exact"):
         TrainConfig(algo="agentmixer", pm_form="joint", igc_exact=True).validate()
     with pytest.raises(ValueError, match="covariance"):

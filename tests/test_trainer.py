@@ -241,10 +241,13 @@ def test_presets_and_cli_derive_their_algorithms_from_the_registry():
     assert set(typing.get_args(train.AlgoName)) == set(registry.names())
     for env_name, (_, _, per_algo) in presets.PRESETS.items():
         assert set(per_algo) <= set(registry.names()), env_name
-    with pytest.raises(ValueError, match="choose one of agentmixer, mappo"):
+    with pytest.raises(ValueError, match="choose one of agentmixer, agentmixer_authors, .*mappo"):
         presets.preset("climbing", "qmix")
     cfg, hp = presets.preset("climbing", "agentmixer")
     assert cfg.algo == "agentmixer" and hp.pm_lr == presets.PRESETS["climbing"][2]["agentmixer"]["pm_lr"]
+    assert cfg.pm_form == "joint"  # per-algorithm presets may set TrainConfig fields too
+    authors, authors_hp = presets.preset("penalty", "agentmixer_authors")
+    assert (authors.pm_form, authors.tau_schedule, authors_hp.pm_y) == ("authors", "cosine", 0.5)
     assert presets.preset("climbing", "mappo")[1].pm_lr == HParams().pm_lr
 
 

@@ -17,8 +17,10 @@ code), optionally with a low-rank factor or a full lower-triangular scale over a
 which makes exploration truly correlated across agents. The mode of the joint is its mean, i.e. the
 tuple of individual modes, whatever the PM outputs.
 
-Discrete actions (Gumbel form). Each agent draws its individual action by the Gumbel-max trick,
-u_i = argmax(l_i + g_i) with g_i ~ Gumbel(0, 1) (a straight-through Gumbel-softmax sample, so gradients
+Discrete actions, pm_form=gumbel (ours; RESULTS.md called it "the authors' Gumbel form" before issue 12
+read their code closely: the G(b) shape is theirs, the shared noise and the PM reading the samples are
+not). Each agent draws its individual action by the Gumbel-max trick, u_i = argmax(l_i + g_i) with g_i ~
+Gumbel(0, 1) (a straight-through Gumbel-softmax sample, so gradients
 reach the actors). The PM reads every agent's sample u, policy, hidden feature and the global state, and
 outputs b (N, A), turned into Gumbel-distributed perturbations G(b) = -log(-log(sigmoid(b))) as in the
 authors' code. The joint policy perturbs each agent's Gumbel-perturbed logits:
@@ -41,13 +43,14 @@ exploration), while anything the team learns to do greedily must be learnt by th
 
 from __future__ import annotations
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from agentmixer_jax import distributions as D
 from agentmixer_jax.config import HParams, TrainConfig
-from agentmixer_jax.networks import ActorOutput
+from agentmixer_jax.networks import ACTIVATIONS, ActorOutput, dense
 from agentmixer_jax.policies.base import ActorCritic, PolicyStep
 from agentmixer_jax.policy_modifier import PolicyModifier
 from envs.core import EnvSpec
@@ -118,13 +121,17 @@ class AgentMixer(ActorCritic):
         params["pm"] = self.pm.init(k_pm, self.pm_features(out, sample, state, mask))["params"]
         return params
 
-    def pm_features(self, out: ActorOutput, sample: Array, state: Array, mask: Array) -> Array:
-        """(N, F): policy output (probabilities or means), the individual sample, hidden feature, state."""
+    def policy_and_state(self, out: ActorOutput, state: Array, mask: Array, log: bool) -> tuple[Array, Array]:
+        """((N, A) probabilities (log-probabilities with `log`) or (N, d) masked means, (N, state_dim) state)."""
         if self.discrete:
-            policy = jax.nn.softmax(out.head, axis=-1)
+            policy = (jax.nn.log_softmax if log else jax.nn.softmax)(out.head, axis=-1)
         else:
             policy = jnp.where(mask, out.head, 0.0)
-        state_b = jnp.broadcast_to(state, (self.num_agents, state.shape[-1]))
+        return policy, jnp.broadcast_to(state, (self.num_agents, state.shape[-1]))
+
+    def pm_features(self, out: ActorOutput, sample: Array, state: Array, mask: Array) -> Array:
+        """(N, F): policy output (probabilities or means), the individual sample, hidden feature, state."""
+        policy, state_b = self.policy_and_state(out, state, mask, log=False)
         return jnp.concatenate([policy, sample, out.feature, state_b], axis=-1)
 
     # ----- discrete ---------------------------------------------------------------------------
@@ -207,11 +214,7 @@ class AgentMixerAuthors(AgentMixer):
 
     def pm_features(self, out: ActorOutput, sample: Array, state: Array, mask: Array) -> Array:
         """(N, F): the detached log-probabilities (or means), the detached actor feature, the state."""
-        if self.discrete:
-            policy = jax.nn.log_softmax(out.head, axis=-1)
-        else:
-            policy = jnp.where(mask, out.head, 0.0)
-        state_b = jnp.broadcast_to(state, (self.num_agents, state.shape[-1]))
+        policy, state_b = self.policy_and_state(out, state, mask, log=True)
         return jnp.concatenate([jax.lax.stop_gradient(policy), jax.lax.stop_gradient(out.feature), state_b], -1)
 
     def log_u(self, params, out: ActorOutput, state: Array, mask: Array, hp: HParams) -> Array:
@@ -324,7 +327,141 @@ class AgentMixerJoint(AgentMixer):
         return {**super().eval_policies(), "joint_": self.joint_greedy}
 
 
-FORMS = {"gumbel": AgentMixer, "authors": AgentMixerAuthors, "joint": AgentMixerJoint}
+class ARHead(nn.Module):
+    """f_i: agent i's PM context x_i (C,), the one-hot actions of the agents before it (N * A,, zeros for the
+    others) and its one-hot id (N,) -> a logit term (A,), zero at initialisation."""
+
+    action_dim: int
+    hidden: int
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, x: Array, prev: Array, agent_id: Array) -> Array:
+        h = ACTIVATIONS[self.activation](dense(self.hidden)(jnp.concatenate([x, prev, agent_id], -1)))
+        return nn.Dense(self.action_dim, kernel_init=nn.initializers.zeros, name="out")(h)
+
+
+class AgentMixerAutoregressive(AgentMixer):
+    """A Policy Modifier autoregressive over the agents (ours; issue 12's scalable form): agent i's joint logits
+
+        z_i(a_<i) = l_i + f_i(x_i, a_<i)                         (igc_exact=False)
+        z_i(a_<i) = l_i + f_i(x_i, a_<i) - f_i(x_i, r_<i)         (igc_exact=True, r = the individual modes)
+        z_i(a_<i) = l_i + f_i(x_i, a_<i) - f_i(x_i, pi_<i)        (igc_exact, ar_reference=probs: the individual
+                                                                   policies' probabilities in place of one-hots)
+
+    with x = the MLP-Mixer PM over the agents' detached log-probabilities, actor features and the state, and f the
+    `ARHead` (zero at initialisation: the joint starts as the product of the individual policies). Cost is linear
+    in N x A (agents decode one after another in a `lax.scan`), so it fits tasks whose product action space does
+    not. log p(a) = sum_i log softmax(z_i(a_<i))[a_i], re-scored exactly by teacher forcing; the entropy is the sum
+    of the conditionals' entropies along the sample (as MAT's).
+
+    IGC. With igc_exact the joint's sequential greedy decode is the tuple of individual modes by construction (at
+    a_<i = r_<i the PM term vanishes); but when the first agents' modes flip between tied optima the later agents'
+    conditionals jump with them. `ar_reference="probs"` smooths the reference (no jump when a mode flips; IGC then
+    holds as the individual policies become deterministic, and is measured by `mode_consistency`). By default
+    (igc_exact=False) the individual policies are instead distilled (weight `distill_coef`)
+    onto the joint's conditionals at its greedy decode m, KL(softmax z_i(m_<i) || pi_i), and the decode breaks ties
+    (conditional logits within `tie_tol` of the best) toward the agent's own individual policy, so a tie becomes a
+    commitment. `ar_distill="hard"` distils onto the decode itself (a one-hot target, cross-entropy): the first
+    agent, whose conditional is its own policy, then commits to its mode instead of staying split between tied
+    optima. Greedy evaluation reports the individual modes and (`joint_`) the joint's decode.
+    """
+
+    def __init__(self, spec: EnvSpec, config: TrainConfig):
+        super().__init__(spec, config)
+        self.head = ARHead(spec.action_dim, config.pm_channel_hidden, config.activation)
+        n = spec.num_agents
+        self.before = jnp.tril(jnp.ones((n, n), jnp.float32), k=-1)  # before[i, j] = j < i
+        self.ids = jnp.eye(n, dtype=jnp.float32)
+
+    def pm_out_dim(self) -> int:
+        return self.config.pm_channels
+
+    pm_features = AgentMixerAuthors.pm_features
+
+    def init(self, key: Array) -> dict:
+        k_base, k_head = jax.random.split(key)
+        params = super().init(k_base)
+        n, a, c = self.num_agents, self.action_dim, self.config.pm_channels
+        params["pm_head"] = self.head.init(k_head, jnp.zeros((c,)), jnp.zeros((n * a,)), jnp.zeros((n,)))["params"]
+        return params
+
+    @staticmethod
+    def param_group(top_level_key: str) -> str:
+        return "pm" if top_level_key == "pm_head" else AgentMixer.param_group(top_level_key)
+
+    def context(self, params, out: ActorOutput, state: Array, mask: Array) -> Array:
+        """(N, C): the PM's per-agent context."""
+        return self.pm.apply({"params": params["pm"]}, self.pm_features(out, None, state, mask))
+
+    def pm_terms(self, params, x: Array, actions: Array) -> Array:
+        """(N, A): f_i(x_i, a_<i) for every agent, teacher-forced on the joint action `actions`: (N,) indices, or
+        (N, A) probability vectors in place of the one-hot actions (the soft reference)."""
+        onehot = jax.nn.one_hot(actions, self.action_dim) if actions.ndim == 1 else actions
+        prev = (self.before[:, :, None] * onehot[None]).reshape(self.num_agents, -1)
+        return jax.vmap(lambda xi, pi, ii: self.head.apply({"params": params["pm_head"]}, xi, pi, ii))(x, prev,
+                                                                                                       self.ids)
+
+    def logits(self, params, out: ActorOutput, x: Array, mask: Array, actions: Array) -> Array:
+        """(N, A) masked conditionals z_i(a_<i) for the joint action `actions` (N,)."""
+        if not self.config.actor_joint_gradient:
+            out = jax.tree.map(jax.lax.stop_gradient, out)
+        f = self.pm_terms(params, x, actions)
+        if self.config.igc_exact:
+            ref = jnp.argmax(out.head, -1) if self.config.ar_reference == "mode" else jax.nn.softmax(out.head, -1)
+            f = f - self.pm_terms(params, x, jax.lax.stop_gradient(ref))
+        return jnp.where(mask, jax.nn.log_softmax(out.head, -1) + f, -1e9)
+
+    def decode(self, params, out: ActorOutput, x: Array, mask: Array, pick) -> Array:
+        """(N,) joint action decoded agent by agent: a_i = pick(i, z_i(a_<i), key index)."""
+        def step(actions, i):
+            z = self.logits(params, out, x, mask, actions)[i]
+            return actions.at[i].set(pick(i, z)), None
+
+        actions0 = jnp.zeros((self.num_agents,), jnp.int32)
+        return jax.lax.scan(step, actions0, jnp.arange(self.num_agents))[0]
+
+    def greedy_decode(self, params, out: ActorOutput, x: Array, mask: Array, tie_tol: Array) -> Array:
+        """The joint's greedy decode; conditional logits within tie_tol of the best are tied, and the tie goes to
+        the action the agent's individual policy prefers."""
+        def pick(i, z):
+            return jnp.argmax(jnp.where(z >= jnp.max(z) - tie_tol, out.head[i], -jnp.inf)).astype(jnp.int32)
+
+        return self.decode(params, out, x, mask, pick)
+
+    def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams) -> PolicyStep:
+        x = self.context(params, out, state, mask)
+        keys = jax.random.split(key, self.num_agents)
+        action = self.decode(params, out, x, mask, lambda i, z: jax.random.categorical(keys[i], z).astype(jnp.int32))
+        log_prob = jnp.sum(jnp.take_along_axis(jax.nn.log_softmax(self.logits(params, out, x, mask, action), -1),
+                                               action[:, None], -1))
+        mode = self.greedy_decode(params, out, x, mask, hp.tie_tol)
+        metrics = {"mode_consistency": jnp.all(mode == jnp.argmax(out.head, -1)).astype(jnp.float32)}
+        return PolicyStep(action, log_prob[None], (), metrics)
+
+    def evaluate(self, params, out: ActorOutput, state: Array, mask: Array, action: Array, extras, hp: HParams):
+        x = self.context(params, out, state, mask)
+        logp = jax.nn.log_softmax(self.logits(params, out, x, mask, action), -1)
+        log_prob = jnp.sum(jnp.take_along_axis(logp, action[:, None], -1))[None]
+        entropy = -jnp.sum(jnp.exp(logp) * logp)[None]
+        mode = jax.lax.stop_gradient(self.greedy_decode(params, out, x, mask, hp.tie_tol))
+        if self.config.ar_distill == "hard":  # the decode itself: each agent commits to its part of it
+            target = jax.nn.one_hot(mode, self.action_dim)
+        else:
+            target = jax.nn.softmax(jax.lax.stop_gradient(self.logits(params, out, x, mask, mode)), -1)
+        ind = jax.nn.log_softmax(out.head, -1)
+        kl = jnp.sum(target * (jnp.log(jnp.maximum(target, 1e-30)) - ind)) / self.num_agents
+        return log_prob, entropy, hp.distill_coef * kl, {"igc_kl": kl}
+
+    def joint_greedy(self, params, out: ActorOutput, state: Array, mask: Array) -> Array:
+        return self.greedy_decode(params, out, self.context(params, out, state, mask), mask, 0.0)
+
+    def eval_policies(self) -> dict:
+        return {**super().eval_policies(), "joint_": self.joint_greedy}
+
+
+FORMS = {"gumbel": AgentMixer, "authors": AgentMixerAuthors, "joint": AgentMixerJoint,
+         "autoregressive": AgentMixerAutoregressive}
 
 
 def make_agentmixer(spec: EnvSpec, config: TrainConfig) -> AgentMixer:
