@@ -1,0 +1,53 @@
+"""XLA's cost analysis of one compiled training update per algorithm, with ratios to the first (BENCHMARKS.md).
+
+    python -m experiments.cost_per_update --task predator_prey_authors_p1 \
+        --algos mappo agentmixer agentmixer_authors agentmixer_joint agentmixer_ar
+
+FLOPs and bytes accessed of `Trainer.run(state, 1)` at the task's preset, from `compiled.cost_analysis()`: a
+load-independent proxy for the cost of each algorithm (wall time needs a quiet machine: experiments.bench_algos).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tyro
+
+
+@dataclasses.dataclass
+class Args:
+    task: str = "predator_prey_authors_p1"
+    algos: tuple[str, ...] = ("mappo", "agentmixer", "agentmixer_authors", "agentmixer_joint", "agentmixer_ar")
+
+
+def cost(task: str, algo: str) -> dict[str, float]:
+    """{"flops", "bytes"} of one update of `algo` on `task` at its preset."""
+    import jax
+
+    import envs
+    from agentmixer_jax.trainer import Trainer
+    from experiments.presets import preset
+
+    cfg, hp = preset(task, algo)
+    trainer = Trainer(envs.make(task), cfg)
+    state = jax.eval_shape(trainer.init, jax.random.PRNGKey(0), hp)
+    analysis = jax.jit(lambda s: trainer.run(s, 1)).lower(state).compile().cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, list) else analysis
+    return {"flops": float(analysis.get("flops", float("nan"))),
+            "bytes": float(analysis.get("bytes accessed", float("nan")))}
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = tyro.cli(Args, args=argv)
+    rows, ref = [], None
+    for algo in args.algos:
+        c = cost(args.task, algo)
+        ref = ref or c
+        rows.append({"algo": algo, **c})
+        print(f"{args.task} {algo}: {c['flops']:.3e} FLOPs ({c['flops'] / ref['flops']:.2f}x), "
+              f"{c['bytes']:.3e} bytes ({c['bytes'] / ref['bytes']:.2f}x)", flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
