@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import typing
 from typing import Annotated, Literal
 
 import jax
@@ -23,8 +24,8 @@ from flax import struct
 Covariance = Literal["diag", "lowrank", "full"]
 PMForm = Literal["gumbel", "authors", "joint", "autoregressive"]
 TauSchedule = Literal["constant", "linear", "cosine", "step"]
-PM_FORMS = ("gumbel", "authors", "joint", "autoregressive")
-TAU_SCHEDULES = ("constant", "linear", "cosine", "step")
+PM_FORMS = typing.get_args(PMForm)
+TAU_SCHEDULES = typing.get_args(TauSchedule)
 
 
 @struct.dataclass

@@ -114,11 +114,11 @@ PRESETS: dict[str, tuple[dict, dict, dict[str, dict]]] = {
 
 # Measured figures shown under the CLI's evaluation table (caption), so that `make train` sets the authors' form
 # beside the form it trains: (env, algo) -> line. From RESULTS.md, "AgentMixer that coordinates" (issue 12).
+_AUTHORS_BESIDE = ("Beside it (RESULTS.md, 1024 seeds, same budget): the authors' form (--algo agentmixer_authors) "
+                   "{} of seeds at {}; MAPPO 0.000")
 MEASURED_BESIDE: dict[tuple[str, str], str] = {
-    ("climbing", "agentmixer"): "Beside it (RESULTS.md, 1024 seeds, same budget): the authors' form (--algo "
-                                "agentmixer_authors) 0.000 [0.000, 0.004] of seeds at the optimum; MAPPO 0.000",
-    ("penalty", "agentmixer"): "Beside it (RESULTS.md, 1024 seeds, same budget): the authors' form (--algo "
-                               "agentmixer_authors) 0.000 [0.000, 0.004] of seeds at an optimum; MAPPO 0.000",
+    ("climbing", "agentmixer"): _AUTHORS_BESIDE.format("0.000 [0.000, 0.004]", "the optimum"),
+    ("penalty", "agentmixer"): _AUTHORS_BESIDE.format("0.000 [0.000, 0.004]", "an optimum"),
 }
 
 # Network setups of reference implementations, applied over an env preset with `--network NAME` (explicit

@@ -248,7 +248,27 @@ class AgentMixerAuthors(AgentMixer):
                 {"igc_clone_nll": clone})
 
 
-class AgentMixerJoint(AgentMixer):
+class DistilledJointForm(AgentMixer):
+    """What the joint and autoregressive forms share: the authors' detached PM inputs, IGC by distilling the
+    individual policies onto a target from the joint, and the joint's own greedy play evaluated as `joint_`."""
+
+    pm_features = AgentMixerAuthors.pm_features
+
+    def joint_greedy(self, params, out: ActorOutput, state: Array, mask: Array) -> Array:
+        """(N,) the joint policy's own greedy joint action (centralised)."""
+        raise NotImplementedError
+
+    def distill_loss(self, target: Array, out: ActorOutput, hp: HParams) -> tuple[Array, dict]:
+        """(distill_coef x KL(target || pi_i) averaged over agents, metrics); target (N, A), no gradient."""
+        logp = jax.nn.log_softmax(out.head, -1)
+        kl = jnp.sum(target * (jnp.log(jnp.maximum(target, 1e-30)) - logp)) / self.num_agents
+        return hp.distill_coef * kl, {"igc_kl": kl}
+
+    def eval_policies(self) -> dict:
+        return {**super().eval_policies(), "joint_": self.joint_greedy}
+
+
+class AgentMixerJoint(DistilledJointForm):
     """A Policy Modifier over joint actions (ours; issue 12's "joint" form). With J = A ** N joint actions,
 
         log p(a | s) = log softmax_J( sum_i log pi_i(a_i | o_i) + sum_k PM(x)_k[a] ),    a = (a_1, ..., a_N),
@@ -276,8 +296,6 @@ class AgentMixerJoint(AgentMixer):
 
     def pm_out_dim(self) -> int:
         return self.num_joint
-
-    pm_features = AgentMixerAuthors.pm_features
 
     def joint_logits(self, params, out: ActorOutput, state: Array, mask: Array) -> tuple[Array, Array]:
         """(z (J,) masked joint logits, base (J,) sum of the individual log-probabilities)."""
@@ -315,16 +333,11 @@ class AgentMixerJoint(AgentMixer):
         entropy = -jnp.sum(jnp.exp(logp_joint) * logp_joint)[None]
         target = jax.nn.softmax(jax.lax.stop_gradient(
             self.conditionals(z, self.joint_mode(z, base, hp.tie_tol))), -1)
-        logp = jax.nn.log_softmax(out.head, -1)
-        kl = jnp.sum(target * (jnp.log(jnp.maximum(target, 1e-30)) - logp)) / self.num_agents
-        return log_prob, entropy, hp.distill_coef * kl, {"igc_kl": kl}
+        return (log_prob, entropy, *self.distill_loss(target, out, hp))
 
     def joint_greedy(self, params, out: ActorOutput, state: Array, mask: Array) -> Array:
         z, base = self.joint_logits(params, out, state, mask)
         return self.combos[self.joint_mode(z, base, 0.0)]
-
-    def eval_policies(self) -> dict:
-        return {**super().eval_policies(), "joint_": self.joint_greedy}
 
 
 class ARHead(nn.Module):
@@ -341,7 +354,7 @@ class ARHead(nn.Module):
         return nn.Dense(self.action_dim, kernel_init=nn.initializers.zeros, name="out")(h)
 
 
-class AgentMixerAutoregressive(AgentMixer):
+class AgentMixerAutoregressive(DistilledJointForm):
     """A Policy Modifier autoregressive over the agents (ours; issue 12's scalable form): agent i's joint logits
 
         z_i(a_<i) = l_i + f_i(x_i, a_<i)                         (igc_exact=False)
@@ -377,8 +390,6 @@ class AgentMixerAutoregressive(AgentMixer):
     def pm_out_dim(self) -> int:
         return self.config.pm_channels
 
-    pm_features = AgentMixerAuthors.pm_features
-
     def init(self, key: Array) -> dict:
         k_base, k_head = jax.random.split(key)
         params = super().init(k_base)
@@ -394,28 +405,38 @@ class AgentMixerAutoregressive(AgentMixer):
         """(N, C): the PM's per-agent context."""
         return self.pm.apply({"params": params["pm"]}, self.pm_features(out, None, state, mask))
 
-    def pm_terms(self, params, x: Array, actions: Array) -> Array:
-        """(N, A): f_i(x_i, a_<i) for every agent, teacher-forced on the joint action `actions`: (N,) indices, or
-        (N, A) probability vectors in place of the one-hot actions (the soft reference)."""
+    def pm_term(self, params, x: Array, actions: Array, i: Array) -> Array:
+        """(A,): f_i(x_i, a_<i), agent i's PM term given the earlier agents' actions: `actions` (N,) indices, or
+        (N, A) probability vectors in place of the one-hot actions (the soft reference); entries j >= i unused."""
         onehot = jax.nn.one_hot(actions, self.action_dim) if actions.ndim == 1 else actions
-        prev = (self.before[:, :, None] * onehot[None]).reshape(self.num_agents, -1)
-        return jax.vmap(lambda xi, pi, ii: self.head.apply({"params": params["pm_head"]}, xi, pi, ii))(x, prev,
-                                                                                                       self.ids)
+        prev = (self.before[i][:, None] * onehot).reshape(-1)
+        return self.head.apply({"params": params["pm_head"]}, x[i], prev, self.ids[i])
 
-    def logits(self, params, out: ActorOutput, x: Array, mask: Array, actions: Array) -> Array:
-        """(N, A) masked conditionals z_i(a_<i) for the joint action `actions` (N,)."""
+    def pm_terms(self, params, x: Array, actions: Array) -> Array:
+        """(N, A): f_i(x_i, a_<i) for every agent, teacher-forced on `actions`."""
+        return jax.vmap(lambda i: self.pm_term(params, x, actions, i))(jnp.arange(self.num_agents))
+
+    def base_logits(self, params, out: ActorOutput, x: Array) -> Array:
+        """(N, A): the part of z_i that does not depend on a_<i: log pi_i, minus f_i(x_i, r_<i) with igc_exact."""
         if not self.config.actor_joint_gradient:
             out = jax.tree.map(jax.lax.stop_gradient, out)
-        f = self.pm_terms(params, x, actions)
+        base = jax.nn.log_softmax(out.head, -1)
         if self.config.igc_exact:
             ref = jnp.argmax(out.head, -1) if self.config.ar_reference == "mode" else jax.nn.softmax(out.head, -1)
-            f = f - self.pm_terms(params, x, jax.lax.stop_gradient(ref))
-        return jnp.where(mask, jax.nn.log_softmax(out.head, -1) + f, -1e9)
+            base = base - self.pm_terms(params, x, jax.lax.stop_gradient(ref))
+        return base
+
+    def logits(self, params, out: ActorOutput, x: Array, mask: Array, actions: Array) -> Array:
+        """(N, A) masked conditionals z_i(a_<i) for the joint action `actions` (N,), teacher-forced."""
+        z = self.base_logits(params, out, x) + self.pm_terms(params, x, actions)
+        return jnp.where(mask, z, -1e9)
 
     def decode(self, params, out: ActorOutput, x: Array, mask: Array, pick) -> Array:
-        """(N,) joint action decoded agent by agent: a_i = pick(i, z_i(a_<i), key index)."""
+        """(N,) joint action decoded agent by agent: a_i = pick(i, z_i(a_<i)); one PM-head call per agent."""
+        base = self.base_logits(params, out, x)
+
         def step(actions, i):
-            z = self.logits(params, out, x, mask, actions)[i]
+            z = jnp.where(mask[i], base[i] + self.pm_term(params, x, actions, i), -1e9)
             return actions.at[i].set(pick(i, z)), None
 
         actions0 = jnp.zeros((self.num_agents,), jnp.int32)
@@ -435,9 +456,7 @@ class AgentMixerAutoregressive(AgentMixer):
         action = self.decode(params, out, x, mask, lambda i, z: jax.random.categorical(keys[i], z).astype(jnp.int32))
         log_prob = jnp.sum(jnp.take_along_axis(jax.nn.log_softmax(self.logits(params, out, x, mask, action), -1),
                                                action[:, None], -1))
-        mode = self.greedy_decode(params, out, x, mask, hp.tie_tol)
-        metrics = {"mode_consistency": jnp.all(mode == jnp.argmax(out.head, -1)).astype(jnp.float32)}
-        return PolicyStep(action, log_prob[None], (), metrics)
+        return PolicyStep(action, log_prob[None], (), {})
 
     def evaluate(self, params, out: ActorOutput, state: Array, mask: Array, action: Array, extras, hp: HParams):
         x = self.context(params, out, state, mask)
@@ -449,15 +468,13 @@ class AgentMixerAutoregressive(AgentMixer):
             target = jax.nn.one_hot(mode, self.action_dim)
         else:
             target = jax.nn.softmax(jax.lax.stop_gradient(self.logits(params, out, x, mask, mode)), -1)
-        ind = jax.nn.log_softmax(out.head, -1)
-        kl = jnp.sum(target * (jnp.log(jnp.maximum(target, 1e-30)) - ind)) / self.num_agents
-        return log_prob, entropy, hp.distill_coef * kl, {"igc_kl": kl}
+        loss, metrics = self.distill_loss(target, out, hp)
+        # IGC, measured on the minibatch (the decode is computed here anyway; acting does not pay for a second one)
+        metrics["mode_consistency"] = jnp.all(mode == jnp.argmax(out.head, -1)).astype(jnp.float32)
+        return log_prob, entropy, loss, metrics
 
     def joint_greedy(self, params, out: ActorOutput, state: Array, mask: Array) -> Array:
         return self.greedy_decode(params, out, self.context(params, out, state, mask), mask, 0.0)
-
-    def eval_policies(self) -> dict:
-        return {**super().eval_policies(), "joint_": self.joint_greedy}
 
 
 FORMS = {"gumbel": AgentMixer, "authors": AgentMixerAuthors, "joint": AgentMixerJoint,
