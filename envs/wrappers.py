@@ -56,13 +56,14 @@ class AutoReset(Wrapper):
 
     The returned `TimeStep` carries the *new* episode's first `obs`, `state` and `action_mask`, and the
     *finished* step's `reward`, `terminated`, `truncated` and `info`. The finished episode's last
-    observation and state are in `info["final_obs"]` and `info["final_state"]` (equal to `obs` and
-    `state` when no episode ended).
+    observation, state and action mask are in `info["final_obs"]`, `info["final_state"]` and
+    `info["final_action_mask"]` (equal to `obs`, `state` and `action_mask` when no episode ended; an
+    off-policy learner's target policy acts on the final step's mask).
     """
 
     def reset(self, key: PRNGKey, params) -> tuple[Any, TimeStep]:
         state, ts = self.env.reset(key, params)
-        return state, self._with_final(ts, ts.obs, ts.state)
+        return state, self._with_final(ts, ts.obs, ts.state, ts.action_mask)
 
     def step(self, key: PRNGKey, state, action: Array, params) -> tuple[Any, TimeStep]:
         key_step, key_reset = jax.random.split(key)
@@ -76,11 +77,12 @@ class AutoReset(Wrapper):
             state=pick(ts_re.state, ts_st.state),
             action_mask=pick(ts_re.action_mask, ts_st.action_mask),
         )
-        return new_state, self._with_final(ts, ts_st.obs, ts_st.state)
+        return new_state, self._with_final(ts, ts_st.obs, ts_st.state, ts_st.action_mask)
 
     @staticmethod
-    def _with_final(ts: TimeStep, final_obs: Array, final_state: Array) -> TimeStep:
-        return ts.replace(info={**ts.info, "final_obs": final_obs, "final_state": final_state})
+    def _with_final(ts: TimeStep, final_obs: Array, final_state: Array, final_mask: Array) -> TimeStep:
+        return ts.replace(info={**ts.info, "final_obs": final_obs, "final_state": final_state,
+                                "final_action_mask": final_mask})
 
 
 @struct.dataclass
@@ -104,7 +106,7 @@ class EpisodeStats(Wrapper):
     `sum(done * x) / max(sum(done), 1)`.
     """
 
-    _PRIVATE = ("final_obs", "final_state")
+    _PRIVATE = ("final_obs", "final_state", "final_action_mask")
 
     def _env_scalars(self, info: dict) -> dict[str, Array]:
         return {

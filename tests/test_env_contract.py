@@ -88,7 +88,7 @@ TIME_LIMIT_FIELDS = ("max_steps", "episode_limit", "episode_length")
 # Registry modules whose tasks take 10-60 s each to compile: their compiled tier is slow but for a few.
 COSTLY_MODULES = ("envs.mabrax", "envs.smaxv2")
 FAST_REPRESENTATIVES = ("hopper_3x1", "protoss_5v5")
-WRAPPER_INFO = ("final_obs", "final_state", "episode", "episode_done")
+WRAPPER_INFO = ("final_obs", "final_state", "final_action_mask", "episode", "episode_done")
 
 TASKS = envs.registered_tasks()
 
@@ -157,6 +157,7 @@ def _check_timestep(ts, spec: envs.EnvSpec, batch: tuple = (), *, wrapped: bool)
     if wrapped:
         want["final_obs"] = want["obs"]
         want["final_state"] = want["state"]
+        want["final_action_mask"] = want["action_mask"]
         want["episode_done"] = (batch, jnp.bool_)
     assert isinstance(ts, envs.TimeStep), type(ts)
     assert isinstance(ts.info, dict), f"info must be a dict, got {type(ts.info)}"
@@ -374,6 +375,7 @@ def _check_values(first, steps, actions, spec, limit) -> None:
     live = ~done
     np.testing.assert_array_equal(steps.info["final_obs"][live], steps.obs[live])
     np.testing.assert_array_equal(steps.info["final_state"][live], steps.state[live])
+    np.testing.assert_array_equal(steps.info["final_action_mask"][live], steps.action_mask[live])
     # EpisodeStats and the time limit: lengths and returns of the episodes since the previous end.
     length = np.zeros(NUM_ENVS, np.int64)
     ret = np.zeros(NUM_ENVS, np.float64)
