@@ -66,8 +66,10 @@ class StepRecord:
 class Acting:
     """Rollout steps, greedy evaluation and playback of one policy in one (wrapped) environment."""
 
-    def __init__(self, env: MultiAgentEnv, policy: ActorCritic, env_params=None, gru_size: int | None = None):
+    def __init__(self, env: MultiAgentEnv, policy: ActorCritic, env_params=None, gru_size: int | None = None,
+                 squash: bool = False):
         self.env = wrap(env)
+        self.squash = squash  # continuous: the env sees tanh(action) scaled to the box (SAC) instead of a clip
         self.env_params = self.env.default_params() if env_params is None else env_params
         self.spec = self.env.spec(self.env_params)
         self.policy = policy
@@ -77,10 +79,14 @@ class Acting:
         self._env_reset = jax.vmap(self.env.reset, in_axes=(0, None))
 
     def to_env_action(self, action: Array) -> Array:
-        """Continuous actions are clipped to the action box before the env sees them (the sample is kept)."""
+        """Continuous actions are clipped to the action box before the env sees them (the sample is kept); with
+        `squash`, tanh(action) is mapped onto the box instead (SAC's squashed Gaussians; greedy: tanh(mean))."""
         if self.spec.discrete:
             return action
-        return jnp.clip(action, self.spec.action_space.low, self.spec.action_space.high)
+        low, high = self.spec.action_space.low, self.spec.action_space.high
+        if self.squash:
+            return low + 0.5 * (jnp.tanh(action) + 1.0) * (high - low)
+        return jnp.clip(action, low, high)
 
     def initial_hidden(self, num_envs: int) -> Array:
         return jnp.broadcast_to(self.policy.initial_hidden(), (num_envs, self.spec.num_agents, self.gru_size))

@@ -51,6 +51,13 @@ class HParams:
     imitation_coef: float = 1.0  # AIL: weight of KL(expert || individual) in the loss
     std_max: float = 0.5  # AgentMixer, continuous: joint std = std_max * sigmoid(PM output) (authors: 0.5)
     huber_delta: float = 10.0  # value_loss="huber": the Huber loss's delta (MAPPO: 10)
+    # off-policy (SAC learner: masac, agentmixer_sac; learners/sac.py)
+    polyak: float = 0.005  # SAC: target critics move this fraction toward the online critics per gradient step
+    alpha_lr: float = 3e-4  # SAC: learning rate of the entropy temperature log alpha (0: alpha stays alpha_init)
+    alpha_init: float = 1.0  # SAC: the entropy temperature at the start (Haarnoja et al. 2018: 1)
+    # SAC: target entropy = -scale x action dims (continuous; SAC's -|A| at 1), scale x 0.98 x log|A| per agent
+    # (discrete; Christodoulou 2019's SAC-Discrete at 1)
+    target_entropy_scale: float = 1.0
 
     def as_floats(self) -> HParams:
         """The same hyperparameters as float32 arrays (what `train` traces)."""
@@ -127,6 +134,15 @@ class TrainConfig:
     recurrent_critic: bool = False  # GRU critic over the state sequence (reset at episode starts; needs recurrent)
     anneal_lr: bool = False  # decay learning rates linearly to 0 over training
     eval_episodes: int = 8  # evaluation episodes per seed, decentralised mode actions
+    # off-policy (SAC learner). An update collects num_steps x num_envs transitions into the replay buffer, then
+    # takes utd_ratio x num_steps x num_envs gradient steps (an integer) on batches of sac_batch_size
+    buffer_size: int = 100_000  # SAC: replay buffer capacity per seed, in transitions (oldest overwritten)
+    sac_batch_size: int = 256  # SAC: transitions per gradient step
+    utd_ratio: float = 0.25  # SAC: gradient steps per environment step (update-to-data ratio)
+    warmup_steps: int = 1_000  # SAC: env steps per seed of uniformly random actions before the policy acts
+    # SAC, discrete: exact expectations over all A ** N joint actions (SAC-Discrete; up to pm_joint_max of them) or
+    # the straight-through Gumbel-softmax sample (any size; HARL's off-policy discrete actors)
+    sac_discrete: Literal["exact", "gumbel"] = "exact"
     log_every: int = 0  # updates per chunk of the CLI: progress, divergence check (0: ~20 chunks, >= 5 updates each)
 
     @property
@@ -149,7 +165,7 @@ class TrainConfig:
         """Raise a ValueError naming the field and the fix; return self when the config can work."""
         from agentmixer_jax import registry  # the registry imports the policies, which import this module
 
-        registry.get(self.algo)  # raises, listing the known algorithms
+        algorithm = registry.get(self.algo)  # raises, listing the known algorithms
         for field in ("num_envs", "num_steps", "update_epochs", "num_minibatches", "gru_size", "pm_channels",
                       "pm_blocks", "pm_token_hidden", "pm_channel_hidden", "cov_rank", "eval_episodes", "mat_embd",
                       "mat_heads", "mat_blocks", "pm_joint_max"):
@@ -166,7 +182,7 @@ class TrainConfig:
                     f"num_minibatches={self.num_minibatches} must divide num_envs={self.num_envs} for "
                     "recurrent actors (minibatches are whole sequences); pick a divisor of num_envs"
                 )
-        elif self.batch_size % self.num_minibatches:
+        elif self.batch_size % self.num_minibatches and not algorithm.learner.off_policy:
             raise ValueError(
                 f"num_minibatches={self.num_minibatches} must divide the batch num_envs * num_steps = "
                 f"{self.batch_size}; pick a divisor of {self.batch_size}"
@@ -213,10 +229,37 @@ class TrainConfig:
                 if getattr(self, field):
                     raise ValueError(f"{field}=True does not apply to {self.algo} (transformer networks with their own "
                                      f"LayerNorms, no GRU and no separate critic head): leave {field} off")
+        if algorithm.learner.off_policy:
+            self._validate_off_policy()
         if self.gru_dense and not self.recurrent:
             raise ValueError("gru_dense=True adds a layer after the GRU, but recurrent=False: set recurrent=True "
                              "or leave gru_dense off")
         return self
+
+    def _validate_off_policy(self) -> None:
+        """The SAC learner's settings (replay buffer, update-to-data ratio, policies it can train)."""
+        for field in ("buffer_size", "sac_batch_size"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{field}={getattr(self, field)} must be >= 1")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps={self.warmup_steps} must be >= 0")
+        if self.buffer_size < max(self.batch_size, self.sac_batch_size):
+            raise ValueError(f"buffer_size={self.buffer_size} must hold one rollout (num_envs * num_steps = "
+                             f"{self.batch_size}) and one batch (sac_batch_size={self.sac_batch_size}): raise it")
+        steps = self.utd_ratio * self.batch_size
+        if not (steps >= 1 and abs(steps - round(steps)) < 1e-9):
+            nearest = max(1, round(steps)) / self.batch_size
+            raise ValueError(f"utd_ratio={self.utd_ratio} x num_envs * num_steps = {self.batch_size} must be a whole "
+                             f"number of gradient steps >= 1; e.g. utd_ratio={nearest:g}")
+        for field in ("recurrent", "recurrent_critic", "value_norm", "popart"):
+            if getattr(self, field):
+                raise ValueError(f"{field}=True does not apply to {self.algo} (the SAC learner replays single "
+                                 f"transitions to feed-forward actors and Q critics): leave {field} off")
+        if self.sac_discrete not in ("exact", "gumbel"):
+            raise ValueError(f"sac_discrete={self.sac_discrete!r}: choose exact or gumbel")
+        if self.algo == "agentmixer_sac" and self.pm_form == "autoregressive":
+            raise ValueError("pm_form='autoregressive' has no reparameterised joint sample for SAC: use "
+                             "pm_form='joint' (discrete) or 'gumbel' / 'authors' (continuous)")
 
     def validate_for(self, spec, env_name: str = "this task") -> TrainConfig:
         """Raise a ValueError when a choice cannot work with the task's `EnvSpec`; return self otherwise."""
@@ -227,6 +270,16 @@ class TrainConfig:
             raise ValueError(f"pm_form={self.pm_form!r} is a distribution over discrete joint actions; {env_name} has "
                              "continuous actions: use pm_form='gumbel' (with covariance='lowrank' or 'full' for "
                              "correlated exploration) or pm_form='authors'")
+        off_policy = registry_learner(self.algo).off_policy
+        if off_policy and spec.discrete and self.sac_discrete == "exact" \
+                and spec.action_dim ** spec.num_agents > self.pm_joint_max:
+            raise ValueError(f"sac_discrete='exact' sums over all {spec.action_dim}^{spec.num_agents} joint actions of "
+                             f"{env_name}, above pm_joint_max={self.pm_joint_max:,}: use sac_discrete='gumbel' "
+                             "(masac), or raise pm_joint_max if memory allows")
+        if self.algo == "agentmixer_sac" and spec.discrete and self.pm_form != "joint":
+            raise ValueError(f"algo='agentmixer_sac' on the discrete {env_name} needs a joint policy with a "
+                             f"reparameterised sample and exact entropy: pm_form={self.pm_form!r} has neither; use "
+                             "pm_form='joint' (the presets do)")
         if self.pm_form == "joint":
             joint = spec.action_dim ** spec.num_agents
             if joint > self.pm_joint_max:
@@ -236,6 +289,13 @@ class TrainConfig:
                     "actions x the PM width per step); use pm_form='autoregressive', which scales linearly in the "
                     "agents, or raise pm_joint_max if memory allows")
         return self
+
+
+def registry_learner(algo: str) -> type:
+    """The learner class of algorithm `algo` (the registry imports the policies, which import this module)."""
+    from agentmixer_jax import registry
+
+    return registry.get(algo).learner
 
 
 # name -> (low, high, low included, high included): the values a hyperparameter may take
@@ -259,6 +319,10 @@ HPARAM_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "pm_y": (0.0, 1.0, False, False),
     "pm_gain": (0.0, math.inf, False, False),
     "tau_decay": (0.0, math.inf, False, False),
+    "polyak": (0.0, 1.0, False, True),
+    "alpha_lr": (0.0, math.inf, True, False),
+    "alpha_init": (0.0, math.inf, False, False),
+    "target_entropy_scale": (0.0, math.inf, False, False),
 }
 
 

@@ -74,3 +74,21 @@ def joint_entropy(dist: distrax.Distribution, dim_mask: Array) -> Array:
     """Entropy over the owned dimensions only: ()."""
     n_pad = jnp.sum(~dim_mask)
     return dist.entropy() - n_pad * (0.5 + _HALF_LOG_2PI)
+
+
+def tanh_squash(u: Array, dim_mask: Array) -> tuple[Array, Array]:
+    """SAC's squashing of an unbounded Gaussian sample u (N, d) into (-1, 1): (tanh(u) masked (N, d), the
+    log-determinant log |d tanh(u) / du| per agent (N,) over the owned dimensions), so that
+    log p(tanh u) = log p(u) - log_det. The environment's box is an affine map of (-1, 1) (`Acting`), a constant
+    offset of every log-probability that the entropy target absorbs."""
+    m = dim_mask.astype(u.dtype)
+    # log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)): exact and finite for any u (no 1 - tanh^2 underflow)
+    log_det = 2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u))
+    return jnp.tanh(u) * m, jnp.sum(log_det * m, -1)
+
+
+def gumbel_one_hot(logits: Array, key: Array, tau: Array) -> tuple[Array, Array]:
+    """A reparameterised categorical sample: (index (...,) int32, straight-through one-hot (..., A)) with the
+    hard one-hot forward and the Gumbel-softmax gradient at temperature tau (Jang et al. 2017)."""
+    noise = jax.random.gumbel(key, logits.shape)
+    return jnp.argmax(logits + noise, -1).astype(jnp.int32), straight_through(logits, noise, tau)

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from agentmixer_jax.learners.happo import HAPPO
 from agentmixer_jax.learners.ppo import PPO
-from agentmixer_jax.policies import AIL, IPPO, MAPPO, ActorCritic, HAPPOPolicy, make_agentmixer
+from agentmixer_jax.learners.sac import SAC
+from agentmixer_jax.policies import AIL, IPPO, MAPPO, MASAC, ActorCritic, HAPPOPolicy, make_agentmixer
 from agentmixer_jax.policies.mat import MAT, MATDec
 
 # MAT's value settings (PKU-MARL/Multi-Agent-Transformer mat/config.py at 08a18c6: use_valuenorm, use_huber_loss
@@ -52,6 +53,9 @@ ALGORITHMS: dict[str, Algorithm] = {
                   "AgentMixer with a Policy Modifier autoregressive over the agents (pm_form=autoregressive), "
                   "linear in agents x actions; exact IGC with a smoothed reference, distilled onto its decode",
                   config_defaults=_AR_DEFAULTS),
+        Algorithm("agentmixer_sac", make_agentmixer, SAC,
+                  "AgentMixer-SAC: the joint policy (continuous: individual means, PM covariance; discrete: "
+                  "pm_form=joint) maximises the twin centralised soft Q with the joint entropy; replay buffer"),
         Algorithm("mappo", MAPPO, PPO, "MAPPO: individual policies, per-agent ratios, centralised critic"),
         Algorithm("ippo", IPPO, PPO, "IPPO: individual policies, per-agent ratios, local critics"),
         Algorithm("happo", HAPPOPolicy, HAPPO,
@@ -65,6 +69,9 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("mat_dec", MATDec, PPO,
                   "MAT-Dec: MAT's encoder as the critic, decentralised per-agent MLP actors",
                   config_defaults=_MAT_DEFAULTS),
+        Algorithm("masac", MASAC, SAC,
+                  "MASAC: individual tanh-Gaussian / Gumbel-softmax policies, twin centralised soft Q critics, "
+                  "an entropy temperature per agent; replay buffer"),
         Algorithm("ail", AIL, PPO,
                   "AIL: a centralised expert acts and learns by PPO; the individual policies imitate it by KL "
                   "(the expert's own greedy score is reported as expert_*)"),

@@ -76,7 +76,7 @@ class Trainer:
         self.spec = self.env.spec(self.env_params)
         config.validate_for(self.spec, env_name=self.env.name)
         self.policy = self.algorithm.policy(self.spec, config)
-        self.acting = Acting(self.env, self.policy, self.env_params)
+        self.acting = Acting(self.env, self.policy, self.env_params, squash=self.algorithm.learner.squashes_actions)
         self.learner = self.algorithm.learner(self.policy, self.acting, config)
 
     def init(self, key: Array, hp: HParams) -> TrainState:

@@ -88,6 +88,38 @@ _MUJOCO_TASKS = ("ant_2x4", "ant_2x4d", "ant_4x2", "ant_8x1", "halfcheetah_2x3",
 _SMAX_TASKS = tuple(f"{race}_{size}" for race in ("protoss", "terran", "zerg")
                     for size in ("5v5", "10v10", "20v20", "10v11", "20v23"))
 
+# Off-policy (issue 13: masac, agentmixer_sac; learners/sac.py). Per-algorithm entries, so the on-policy presets
+# above stay as they are; every SAC preset keeps the env's total_env_steps.
+# MaMuJoCo: HARL's tuned HASAC settings (PKU-MARL/HARL tuned_configs/mamujoco/HalfCheetah-v2-2x3/hasac/config.json
+# @ 5e4f7cf: 20 rollout threads, warmup 10000 steps, train_interval 50 x update_per_train 1 = 50 gradient steps per
+# 1000 env steps, batch 1000, buffer 1e6, polyak 0.005, gamma 0.99, lr and critic_lr 1e-3, auto alpha from 0.2 at
+# alpha_lr 3e-4, 256x256 relu, feature normalisation, orthogonal init). Ant-v2-4x2 (same commit): critic_lr 3e-4
+# and a fixed alpha of 0.2 (auto_alpha false: alpha_lr 0 here). Not reproduced: HARL's n-step returns (n_step 10
+# and 5; ours are 1-step) and its sequential actor updates (HASAC; MASAC here updates all agents at once).
+# AgentMixer-SAC: the PM's joint std in (0, std_max), std_max 2 so that it starts at 1 (MASAC's starting std).
+_SAC_MUJOCO = dict(num_envs=20, num_steps=50, buffer_size=1_000_000, sac_batch_size=1000, utd_ratio=0.05,
+                   warmup_steps=10_000, hidden_sizes=(256, 256), critic_hidden_sizes=(256, 256), feature_norm=True,
+                   weight_init="orthogonal", lr=1e-3, critic_lr=1e-3, pm_lr=1e-3, alpha_init=0.2, alpha_lr=3e-4,
+                   polyak=0.005, gamma=0.99)
+_SAC_ANT = {**_SAC_MUJOCO, "critic_lr": 3e-4, "alpha_lr": 0.0}
+_SAC_MUJOCO_PER_ALGO = {"masac": _SAC_MUJOCO, "agentmixer_sac": {**_SAC_MUJOCO, "std_max": 2.0}}
+_SAC_ANT_PER_ALGO = {"masac": _SAC_ANT, "agentmixer_sac": {**_SAC_ANT, "std_max": 2.0}}
+# Matrix games: the on-policy budget (64 games x 100 updates), 8 gradient steps of 128 plays per update after 1024
+# random plays; critic and PM at lr 3e-3, entropy target 0.3 x SAC-Discrete's. Chosen by a 32-seed probe on
+# climbing (RESULTS.md, issue 13): actor lr 3e-3 instead of 5e-4 left AgentMixer-SAC at 0.06-0.16 optimal.
+_SAC_MATRIX = dict(num_steps=1, buffer_size=6400, sac_batch_size=128, utd_ratio=8 / 64, warmup_steps=1024,
+                   lr=1e-4, critic_lr=3e-3, pm_lr=3e-3, alpha_init=1.0, alpha_lr=3e-4, target_entropy_scale=0.3)
+_SAC_MATRIX_PER_ALGO = {"masac": _SAC_MATRIX, "agentmixer_sac": {**_SAC_MATRIX, "pm_form": "joint"}}
+# Grid tasks (predator-prey, bridge): 32 envs x 25 steps per update, a gradient step of 256 per 8 env steps,
+# 5000 random steps, a 200k buffer (the whole 200k-step bridge run), SAC's other defaults. Not tuned.
+_SAC_GRID = dict(num_steps=25, buffer_size=200_000, sac_batch_size=256, utd_ratio=0.125, warmup_steps=5_000,
+                 alpha_init=0.2, target_entropy_scale=0.5)
+_SAC_GRID_PER_ALGO = {"masac": _SAC_GRID, "agentmixer_sac": {**_SAC_GRID, "pm_form": "joint", "pm_lr": 2e-3}}
+# SMACv2 stand-in: 11^5 joint actions, too many for the exact expectation and the joint form: MASAC with
+# Gumbel-softmax actions only. Not tuned.
+_SAC_SMAX_PER_ALGO = {"masac": dict(num_steps=25, buffer_size=200_000, sac_batch_size=256, utd_ratio=0.125,
+                                    warmup_steps=5_000, alpha_init=0.2, sac_discrete="gumbel")}
+
 # env -> constructor kwargs of the preset (the CLI's --env-kw adds to / overrides them; for MaMuJoCo obsk=2, not
 # the AgentMixer authors' setting: see above and MUJOCO_OBSK_CHOICES)
 ENV_KWARGS: dict[str, dict] = {name: {"obsk": 2} for name in _MUJOCO_TASKS}
@@ -100,15 +132,18 @@ MUJOCO_OBSK_CHOICES: dict[str, object] = {
 
 # env -> (TrainConfig fields, HParams fields, {algorithm name (agentmixer_jax.registry): its own fields of either})
 PRESETS: dict[str, tuple[dict, dict, dict[str, dict]]] = {
-    "climbing": (_MATRIX_CONFIG, {}, {**_MATRIX_PER_ALGO, "agentmixer_authors": _AUTHORS_CLIMBING}),
-    "penalty": (_MATRIX_CONFIG, {}, {**_MATRIX_PER_ALGO, "agentmixer_authors": _AUTHORS_PENALTY}),
-    **{name: (_PREDATOR_PREY_CONFIG, {}, _GRID_PER_ALGO)
+    "climbing": (_MATRIX_CONFIG, {}, {**_MATRIX_PER_ALGO, "agentmixer_authors": _AUTHORS_CLIMBING,
+                                      **_SAC_MATRIX_PER_ALGO}),
+    "penalty": (_MATRIX_CONFIG, {}, {**_MATRIX_PER_ALGO, "agentmixer_authors": _AUTHORS_PENALTY,
+                                     **_SAC_MATRIX_PER_ALGO}),
+    **{name: (_PREDATOR_PREY_CONFIG, {}, {**_GRID_PER_ALGO, **_SAC_GRID_PER_ALGO})
        for name in ("predator_prey", "predator_prey_p0", "predator_prey_p05", "predator_prey_p1", "predator_prey_p15")},
-    **{name: (_PREDATOR_PREY_AUTHORS_CONFIG, {}, _GRID_PER_ALGO)
+    **{name: (_PREDATOR_PREY_AUTHORS_CONFIG, {}, {**_GRID_PER_ALGO, **_SAC_GRID_PER_ALGO})
        for name in ("predator_prey_authors_p0", "predator_prey_authors_p1", "predator_prey_authors_p15")},
-    "bridge": (_BRIDGE_CONFIG, {}, _GRID_PER_ALGO),
-    **{name: (_MUJOCO_CONFIG, {}, {}) for name in _MUJOCO_TASKS},
-    **{name: (_SMAX_CONFIG, {}, {}) for name in _SMAX_TASKS},
+    "bridge": (_BRIDGE_CONFIG, {}, {**_GRID_PER_ALGO, **_SAC_GRID_PER_ALGO}),
+    **{name: (_MUJOCO_CONFIG, {}, _SAC_ANT_PER_ALGO if name.startswith("ant_") else _SAC_MUJOCO_PER_ALGO)
+       for name in _MUJOCO_TASKS},
+    **{name: (_SMAX_CONFIG, {}, _SAC_SMAX_PER_ALGO) for name in _SMAX_TASKS},
 }
 
 

@@ -82,6 +82,11 @@ class Args:
     checkpoint: bool = True
     """Save every seed's final parameters to OUT/params (orbax); `agentmixer_jax.checkpoint.load_run(OUT)`
     reads the run back for evaluation and playback."""
+    checkpoint_buffer: bool = True
+    """Off-policy algorithms (masac, agentmixer_sac): keep the replay buffer in OUT/checkpoints, so that --resume
+    continues bitwise identically. --no-checkpoint-buffer leaves it out (a checkpoint then holds parameters,
+    optimisers and environments only; the resumed run refills the buffer before it learns again). The buffer is
+    seeds x buffer_size transitions: see the README for its size on disk."""
     list_envs: bool = False
     """Print the registered tasks and exit."""
     env_kw: tuple[str, ...] = ()
@@ -89,9 +94,14 @@ class Args:
     they override the preset's (MaMuJoCo tasks default to the paper's obsk=2)."""
 
 
+def without_buffer(state):
+    """The training state with an off-policy learner's replay buffer left out (None)."""
+    return state.replace(learner=state.learner.replace(buffer=None))
+
+
 # Settings a resumed run takes from its summary (everything but where it is and how to show it).
 RESUMED_FIELDS = ("env", "algo", "network", "seeds", "seed", "eval_every", "checkpoint_every", "wandb", "wandb_project",
-                  "checkpoint", "env_kw")
+                  "checkpoint", "env_kw", "checkpoint_buffer")
 
 
 class BadInput(ValueError):
@@ -410,7 +420,12 @@ class _Run:
         import numpy as np
 
         target = self.seeds.state_shape(self.hp)
-        state, host = self.folder.restore_checkpoint(target)
+        if self._drops_buffer:
+            state, host = self.folder.restore_checkpoint(without_buffer(target))
+            fresh = self.seeds.init(self.seeds.keys(self.args.seed), self.hp)  # an empty buffer of each seed
+            state = state.replace(learner=state.learner.replace(buffer=fresh.learner.buffer))
+        else:
+            state, host = self.folder.restore_checkpoint(target)
         self.done = int(host["update"])
         self.diverged = np.asarray(host["diverged"], bool)
         self.wall += float(host["wall_seconds"])
@@ -450,7 +465,12 @@ class _Run:
         self._save_curves()  # first: metrics.npz always reaches at least the checkpoint's update
         host = {"update": self.done, "diverged": self.diverged.tolist(), "wall_seconds": self.wall,
                 "compile_seconds": self.compile_s}
-        self.folder.save_checkpoint(self.done, state, host)
+        self.folder.save_checkpoint(self.done, without_buffer(state) if self._drops_buffer else state, host)
+
+    @property
+    def _drops_buffer(self) -> bool:
+        """Checkpoints leave the replay buffer out (--no-checkpoint-buffer with an off-policy learner)."""
+        return self.trainer.learner.off_policy and not self.args.checkpoint_buffer
 
     # ----- the loop -----------------------------------------------------------------------------------
     def run(self) -> dict:

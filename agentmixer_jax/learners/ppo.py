@@ -71,6 +71,9 @@ def mean_over_episodes(done: Array, stats: dict) -> dict:
 class PPO:
     """The PPO learner of one policy: `init(...) -> PPOState`, `update(state, hp) -> (state, metrics)`."""
 
+    off_policy = False  # on-policy: each update learns from its own rollout only
+    squashes_actions = False  # continuous actions are clipped to the box, not squashed
+
     def __init__(self, policy: ActorCritic, acting: Acting, config: TrainConfig):
         self.policy = policy
         self.acting = acting

@@ -7,8 +7,10 @@ static (Python), never a `lax.cond`.
 
 from agentmixer_jax.policies.agentmixer import AgentMixer, make_agentmixer
 from agentmixer_jax.policies.ail import AIL
-from agentmixer_jax.policies.base import ActorCritic, PolicyStep
+from agentmixer_jax.policies.base import ActorCritic, PolicyStep, SACSample
 from agentmixer_jax.policies.happo import HAPPOPolicy
 from agentmixer_jax.policies.mappo import IPPO, MAPPO
+from agentmixer_jax.policies.masac import MASAC
 
-__all__ = ["AIL", "ActorCritic", "AgentMixer", "make_agentmixer", "HAPPOPolicy", "IPPO", "MAPPO", "PolicyStep"]
+__all__ = ["AIL", "ActorCritic", "AgentMixer", "make_agentmixer", "HAPPOPolicy", "IPPO", "MAPPO", "MASAC", "PolicyStep",
+           "SACSample"]

@@ -46,12 +46,11 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from agentmixer_jax import distributions as D
 from agentmixer_jax.config import HParams, TrainConfig
 from agentmixer_jax.networks import ACTIVATIONS, ActorOutput, dense
-from agentmixer_jax.policies.base import ActorCritic, PolicyStep
+from agentmixer_jax.policies.base import ActorCritic, PolicyStep, SACSample, joint_actions
 from agentmixer_jax.policy_modifier import PolicyModifier
 from envs.core import EnvSpec
 
@@ -192,6 +191,21 @@ class AgentMixer(ActorCritic):
         log_prob = D.joint_log_prob(dist, out.head, mask, action)[None]
         return log_prob, D.joint_entropy(dist, mask)[None], jnp.zeros(()), {}
 
+    # ----- SAC (AgentMixer-SAC; learners/sac.py) --------------------------------------------------
+    sac_per_agent_alpha = False  # one temperature on the joint policy's entropy
+
+    def sac_sample(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams
+                   ) -> SACSample:
+        """Continuous: the joint Gaussian (mean = the individual means, covariance from the PM: diag, lowrank or
+        full), reparameterised and tanh-squashed; its joint log-density. Discrete forms: see AgentMixerJoint."""
+        if self.discrete:
+            raise NotImplementedError(f"pm_form={self.config.pm_form!r} has no reparameterised discrete joint sample")
+        dist = self.joint_distribution(params, out, state, mask, hp)
+        action = jnp.where(mask, dist.sample(seed=key).reshape(out.head.shape), 0.0)
+        q_action, log_det = D.tanh_squash(action, mask)
+        log_prob = D.joint_log_prob(dist, out.head, mask, action) - jnp.sum(log_det)
+        return SACSample(action, q_action, log_prob[None], jnp.zeros(()), {})
+
 
 class AgentMixerAuthors(AgentMixer):
     """The authors' AgentMixer, exactly as their code runs it (LiZhYun/BackPropagationThroughAgents, HEAD 13607d0):
@@ -290,7 +304,7 @@ class AgentMixerJoint(DistilledJointForm):
         n, a = spec.num_agents, spec.action_dim
         self.num_joint = a ** n
         # (J, N): the joint action of each index, agent 0 most significant; index = sum_i a_i * stride_i
-        self.combos = jnp.asarray(np.stack(np.unravel_index(np.arange(self.num_joint), (a,) * n), -1), jnp.int32)
+        self.combos = joint_actions(n, a)
         self.strides = jnp.asarray([a ** (n - 1 - i) for i in range(n)], jnp.int32)
         super().__init__(spec, config)
 
@@ -338,6 +352,34 @@ class AgentMixerJoint(DistilledJointForm):
     def joint_greedy(self, params, out: ActorOutput, state: Array, mask: Array) -> Array:
         z, base = self.joint_logits(params, out, state, mask)
         return self.combos[self.joint_mode(z, base, 0.0)]
+
+    def sac_sample(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams
+                   ) -> SACSample:
+        """A straight-through Gumbel-softmax sample over the J joint actions, as per-agent one-hots (N, A); the
+        joint's exact negative entropy; the IGC distillation onto the joint's conditionals at its mode."""
+        z, base = self.joint_logits(params, out, state, mask)
+        j, one_hot = D.gumbel_one_hot(z, key, hp.gumbel_tau)
+        logp = jax.nn.log_softmax(z)
+        q_action = jnp.einsum("j,jna->na", one_hot, jax.nn.one_hot(self.combos, self.action_dim))
+        return SACSample(self.combos[j], q_action, jnp.sum(jnp.exp(logp) * logp)[None],
+                         *self.sac_distill(z, base, out, hp))
+
+    def sac_joint(self, params, out: ActorOutput, state: Array, mask: Array, combos: Array, hp: HParams
+                  ) -> SACSample:
+        """The joint's log-probabilities (J,) (combos: this form's own joint actions), its minus exact entropy,
+        the IGC distillation."""
+        z, base = self.joint_logits(params, out, state, mask)
+        logp = jax.nn.log_softmax(z)
+        return SACSample(jnp.zeros(()), logp, jnp.sum(jnp.exp(logp) * logp)[None], *self.sac_distill(z, base, out, hp))
+
+    def sac_distill(self, z: Array, base: Array, out: ActorOutput, hp: HParams) -> tuple[Array, dict]:
+        """IGC for SAC as for PPO: distillation onto the joint's conditionals at its mode, and whether the mode is
+        the individual modes."""
+        mode = self.joint_mode(z, base, hp.tie_tol)
+        target = jax.nn.softmax(jax.lax.stop_gradient(self.conditionals(z, mode)), -1)
+        aux, metrics = self.distill_loss(target, out, hp)
+        metrics["mode_consistency"] = jnp.all(self.combos[mode] == jnp.argmax(out.head, -1)).astype(jnp.float32)
+        return aux, metrics
 
 
 class ARHead(nn.Module):

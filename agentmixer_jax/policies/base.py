@@ -20,6 +20,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from agentmixer_jax import distributions as D
@@ -37,6 +38,24 @@ class PolicyStep:
     log_prob: Array  # (K,) float32
     extras: Any  # what `evaluate` needs to re-score the action (e.g. the Gumbel noise); may be ()
     metrics: dict  # scalars averaged into the update metrics
+
+
+@struct.dataclass
+class SACSample:
+    """A reparameterised sample of the training policy for the SAC learner (one joint step)."""
+
+    action: Array  # (N,) int32 or (N, d) the Gaussian sample before the tanh: what the replay buffer stores
+    q_action: Array  # (N, A) straight-through one-hot or (N, d) tanh(action): the critics' input, differentiable
+    log_prob: Array  # (K,) log-density of q_action (continuous: after the tanh) or, discrete, minus the exact
+    # entropy (the expectation of log pi, with its exact gradient); K = N per agent (MASAC) or 1 (joint)
+    aux_loss: Array  # () a policy's own term in the actor loss (AgentMixer joint form: the IGC distillation)
+    metrics: dict  # scalars
+
+
+def joint_actions(num_agents: int, num_actions: int) -> Array:
+    """(A ** N, N) int32: every joint action, agent 0 the most significant digit (index = sum_i a_i A^(N-1-i))."""
+    grid = np.unravel_index(np.arange(num_actions ** num_agents), (num_actions,) * num_agents)
+    return jnp.asarray(np.stack(grid, -1), jnp.int32)
 
 
 class ActorCritic:
@@ -196,6 +215,54 @@ class ActorCritic:
         """The hyperparameters of update number `update` (() int32), for schedules the policy owns (AgentMixer's
         temperature); unchanged by default."""
         return hp
+
+    # ----- off-policy (SAC): a reparameterised sample the Q critics differentiate through --------
+    sac_per_agent_alpha = True  # SAC: an entropy temperature per agent (K = N); False: one on the joint (K = 1)
+
+    def sac_log_std(self, params, out: ActorOutput) -> Array:
+        """(N, d) log std of the individual Gaussians (state-independent here; MASAC's depends on the state)."""
+        return jnp.broadcast_to(self.individual_log_std(params), out.head.shape)
+
+    def sac_group(self, x: Array) -> Array:
+        """Per-agent (..., N) -> the K entropy groups (..., K): unchanged per agent, summed for a joint."""
+        return x if self.sac_per_agent_alpha else jnp.sum(x, -1, keepdims=True)
+
+    def sac_sample(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams
+                   ) -> SACSample:
+        """The product of the individual policies: Gumbel-softmax one-hots (discrete) or tanh-squashed Gaussians."""
+        if self.discrete:
+            action, q_action = D.gumbel_one_hot(out.head, key, hp.gumbel_tau)
+            log_prob = -D.categorical(out.head).entropy()
+        else:
+            log_std = self.sac_log_std(params, out)
+            action = jnp.where(mask, out.head + jnp.exp(log_std) * jax.random.normal(key, out.head.shape), 0.0)
+            log_prob, _ = D.diag_normal_logp_entropy(out.head, log_std, mask, action)
+            q_action, log_det = D.tanh_squash(action, mask)
+            log_prob = log_prob - log_det
+        return SACSample(action, q_action, self.sac_group(log_prob), jnp.zeros(()), {})
+
+    def sac_joint(self, params, out: ActorOutput, state: Array, mask: Array, combos: Array, hp: HParams
+                  ) -> SACSample:
+        """Discrete, exact (SAC-Discrete, Christodoulou 2019): the log-probabilities of every joint action `combos`
+        (J, N) as `q_action` (J,), and the groups' minus exact entropies as `log_prob` (K,); `action` unused."""
+        logp = jax.nn.log_softmax(out.head, -1)
+        joint = jnp.sum(logp[jnp.arange(self.num_agents), combos], -1)
+        neg_entropy = jnp.sum(jnp.exp(logp) * logp, -1)
+        return SACSample(jnp.zeros(()), joint, self.sac_group(neg_entropy), jnp.zeros(()), {})
+
+    def sac_q_action(self, action: Array, mask: Array) -> Array:
+        """The critics' input for a stored action: (N, A) one-hot or (N, d) tanh(action)."""
+        if self.discrete:
+            return jax.nn.one_hot(action, self.action_dim, dtype=jnp.float32)
+        return D.tanh_squash(action, mask)[0]
+
+    def sac_target_entropy(self, mask: Array, hp: HParams) -> Array:
+        """(K,) target entropies: -scale x owned dims (continuous), scale x 0.98 log|A| per agent (discrete)."""
+        if self.discrete:
+            per_agent = jnp.full((self.num_agents,), 0.98 * jnp.log(float(self.action_dim)))
+        else:
+            per_agent = -jnp.sum(mask, -1).astype(jnp.float32)
+        return hp.target_entropy_scale * self.sac_group(per_agent)
 
     # ----- policy used in training (default: independent individual policies) -----------------
     def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams) -> PolicyStep:
