@@ -230,7 +230,8 @@ class SAC:
 
     # ----- learning ---------------------------------------------------------------------------------
     def losses(self, params, q, q_target, log_alpha: Array, batch: Experience, key: Array, hp: HParams):
-        """(critic loss fn of q, actor loss fn of params, alpha loss fn of log_alpha) on one batch (B, ...)."""
+        """(critic loss as a function of q, actor loss as a function of params) on one batch (B, ...); the actor's
+        aux carries its log-probabilities and entropy targets for the temperature step (`alpha_loss`)."""
         policy = self.policy
         k_next, k_now = jax.random.split(key)
         alpha = jnp.exp(log_alpha)
