@@ -270,8 +270,9 @@ class TrainConfig:
             raise ValueError(f"pm_form={self.pm_form!r} is a distribution over discrete joint actions; {env_name} has "
                              "continuous actions: use pm_form='gumbel' (with covariance='lowrank' or 'full' for "
                              "correlated exploration) or pm_form='authors'")
-        off_policy = registry_learner(self.algo).off_policy
-        if off_policy and spec.discrete and self.sac_discrete == "exact" \
+        from agentmixer_jax import registry
+
+        if registry.get(self.algo).learner.off_policy and spec.discrete and self.sac_discrete == "exact" \
                 and spec.action_dim ** spec.num_agents > self.pm_joint_max:
             raise ValueError(f"sac_discrete='exact' sums over all {spec.action_dim}^{spec.num_agents} joint actions of "
                              f"{env_name}, above pm_joint_max={self.pm_joint_max:,}: use sac_discrete='gumbel' "
@@ -289,13 +290,6 @@ class TrainConfig:
                     "actions x the PM width per step); use pm_form='autoregressive', which scales linearly in the "
                     "agents, or raise pm_joint_max if memory allows")
         return self
-
-
-def registry_learner(algo: str) -> type:
-    """The learner class of algorithm `algo` (the registry imports the policies, which import this module)."""
-    from agentmixer_jax import registry
-
-    return registry.get(algo).learner
 
 
 # name -> (low, high, low included, high included): the values a hyperparameter may take

@@ -33,7 +33,6 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from agentmixer_jax import normalization as norm
 from agentmixer_jax.acting import Acting, ActingCarry
 from agentmixer_jax.config import HParams, TrainConfig
 from agentmixer_jax.learners.ppo import mean_over_episodes
@@ -124,9 +123,7 @@ class SAC:
     # ----- networks ---------------------------------------------------------------------------------
     def q_values(self, q, params, state: Array, q_action: Array) -> Array:
         """(2,) twin Q of one joint step: raw state (state_dim,), critic action (N, A) or (N, d)."""
-        if "input_norm" in params:
-            state = norm.rms_normalize(params["input_norm"]["state"], state)
-        x = jnp.concatenate([state, q_action.reshape(-1)])
+        x = jnp.concatenate([self.policy.state_inputs(params, state), q_action.reshape(-1)])
         return jax.vmap(lambda p: self.q_net.apply({"params": p}, x))(q)
 
     def sample(self, params, obs: Array, state: Array, mask: Array, key: Array, hp: HParams) -> SACSample:

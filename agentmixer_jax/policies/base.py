@@ -134,6 +134,12 @@ class ActorCritic:
             return obs
         return norm.rms_normalize(params["input_norm"]["obs"], obs)
 
+    def state_inputs(self, params, state: Array) -> Array:
+        """The global state (..., state_dim) alone as the critics see it (`inputs` without the observations)."""
+        if "input_norm" not in params:
+            return state
+        return norm.rms_normalize(params["input_norm"]["state"], state)
+
     def update_input_norm(self, params, obs: Array, state: Array):
         """params with the running statistics updated by a batch of raw obs (..., N, obs_dim) and state
         (..., state_dim); unchanged without `normalize_inputs`."""
