@@ -22,8 +22,9 @@ class WandbLogger:
     """Thin, failure-proof wandb wrapper: offline when no API key is configured."""
 
     def __init__(self, project: str, name: str, config: dict[str, Any], out_dir: str, console: Console,
-                 run_id: str | None = None):
-        """`run_id`: continue that wandb run (a resumed training run logs into the run it started)."""
+                 run_id: str | None = None, group: str | None = None):
+        """`run_id`: continue that wandb run (a resumed training run logs into the run it started). `group`: wandb's
+        run group (a scan's settings share one)."""
         self.run = None
         self.run_id = run_id
         self.console = console
@@ -33,7 +34,7 @@ class WandbLogger:
             online = os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_MODE") == "online"
             mode = "online" if online else "offline"
             self.run = wandb.init(project=project, name=name, config=config, dir=out_dir, mode=mode, reinit=True,
-                                  id=run_id, resume="allow" if run_id else None)
+                                  id=run_id, resume="allow" if run_id else None, group=group)
             self.run_id = self.run.id
             console.print(f"[dim]wandb: logging {mode} to {out_dir}[/dim]")
         except Exception as err:  # noqa: BLE001 - logging must never stop training
@@ -110,12 +111,15 @@ class Reporter:
     def stop(self) -> None:
         self.progress.stop()
 
-    def __call__(self, done: int, metrics: dict[str, np.ndarray], diverged: int = 0) -> None:
-        """After a chunk: `done` updates so far, the chunk's metrics (seed axis first), seeds diverged so far."""
+    def __call__(self, done: int, metrics: dict[str, np.ndarray], diverged: int = 0,
+                 env_steps: int | None = None) -> None:
+        """After a chunk: `done` updates so far, the chunk's metrics (seed axis first), seeds diverged so far;
+        `env_steps`: env steps so far, all seeds together, when updates differ in size (a scan's programs)."""
         means = {k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in metrics.items()}
         ret = means.get("episode_return")
         elapsed = time.perf_counter() - self._t0
-        sps = (done - self._done0) * self.steps_per_update / max(elapsed, 1e-9)
+        steps = (done - self._done0) * self.steps_per_update if env_steps is None else env_steps
+        sps = steps / max(elapsed, 1e-9)
         ret_text = f"{ret:7.3f}" if ret is not None else "   n/a"
         div_text = f"{diverged} of {self.num_seeds} seeds diverged" if diverged else ""
         if self.show and self.live:

@@ -37,6 +37,8 @@ PARAMS = "params"
 CHECKPOINTS = "checkpoints"
 PLAYBACK = "playback.json"
 WANDB = "wandb"
+# Renames of env info scalars in summary.json, as DESIGN.md names them.
+EVAL_NAMES = {"won": "win_rate", "success": "success_rate"}
 
 
 class RunFolderError(ValueError):
@@ -80,6 +82,19 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def eval_summary(evals: dict, prefixes, diverged) -> dict[str, list]:
+    """{name_per_seed: list} with env info names renamed (won -> win_rate, ...) and diverged seeds None."""
+    out = {}
+    order = sorted(prefixes, key=len, reverse=True)  # "" last; e.g. AIL's "expert_"
+    for k, v in evals.items():
+        prefix = next(p for p in order if k.startswith(p))
+        base = k.removeprefix(prefix)
+        values = np.where(diverged, np.nan, np.asarray(v, np.float64))
+        out[f"{prefix}{EVAL_NAMES.get(base, base)}_per_seed"] = values.tolist()
+    first = [f"{p}{name}_per_seed" for p in sorted(prefixes, key=len) for name in ("return", "length")]
+    return {**{k: out[k] for k in first if k in out}, **{k: v for k, v in out.items() if k not in first}}
 
 
 def upgrade_summary(summary: dict) -> dict:

@@ -179,6 +179,7 @@ class Seeds:
 
         self._jitted = {
             "init": jax.jit(jax.vmap(trainer.init, in_axes=(0, None))),
+            "init_each": jax.jit(jax.vmap(trainer.init, in_axes=(0, 0))),  # one setting per seed (a scan)
             "evaluate": jax.jit(jax.vmap(trainer.evaluate)),
             "run": jax.jit(jax.vmap(chunk, in_axes=(0, None)), static_argnums=1, donate_argnums=donate),
         }
@@ -218,9 +219,22 @@ class Seeds:
         return jax.device_put(seed_keys(seed, self.num_seeds), self.sharded)
 
     def init(self, keys: Array, hp: HParams) -> TrainState:
+        """The seeds' initial states. `hp`: one setting for every seed (scalar leaves), or one per seed (every
+        leaf `(S,)`, as `agentmixer_jax.scan` gives: seeds x settings in one program)."""
         hp = hp.as_floats()
+        if self._per_seed_hp(hp):
+            return self._per_device("init_each", list(zip(self._split(keys), self._split(hp))))
         parts = [(k, jax.device_put(hp, d)) for k, d in zip(self._split(keys), self.devices)]
         return self._per_device("init", parts)
+
+    def _per_seed_hp(self, hp: HParams) -> bool:
+        shapes = {tuple(x.shape) for x in jax.tree.leaves(hp)}
+        if shapes == {()}:
+            return False
+        if shapes == {(self.num_seeds,)}:
+            return True
+        raise ValueError(f"HParams leaves must all be scalars (one setting) or all of shape ({self.num_seeds},) "
+                         f"(one setting per seed); got shapes {sorted(shapes)}")
 
     def run(self, state: TrainState, num_updates: int) -> tuple[TrainState, dict, Array]:
         """`num_updates` updates of every seed: (state, metrics (S, num_updates) each, finite (S,) bool)."""
@@ -232,21 +246,26 @@ class Seeds:
 
     def state_shape(self, hp: HParams) -> TrainState:
         """The abstract state (shapes, dtypes, shardings): what `init` returns, and a checkpoint's restore target."""
-        abstract = jax.eval_shape(self._jitted["init"], seed_keys(0, self.num_seeds), hp.as_floats())
+        hp = hp.as_floats()
+        init = "init_each" if self._per_seed_hp(hp) else "init"
+        abstract = jax.eval_shape(self._jitted[init], seed_keys(0, self.num_seeds), hp)
         return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self.sharded), abstract)
 
     def compile(self, hp: HParams, chunks: Sequence[int] = ()) -> None:
         """Compile init, evaluate and the chunk programs of the given lengths ahead of time, for every device."""
         hp = hp.as_floats()
         per = self.num_seeds // len(self.devices)
-        state = jax.eval_shape(self._jitted["init"], seed_keys(0, per), hp)
+        init = "init_each" if self._per_seed_hp(hp) else "init"
+        if init == "init_each":
+            hp = jax.tree.map(lambda x: x[:per], hp)
+        state = jax.eval_shape(self._jitted[init], seed_keys(0, per), hp)
         lowered = {}
         for i, device in enumerate(self.devices):
             on = jax.sharding.SingleDeviceSharding(device)
             place = lambda tree, on=on: jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=on),
                                                      tree)
             keys = jax.ShapeDtypeStruct((per, 2), jnp.uint32, sharding=on)
-            lowered[("init", i)] = self._jitted["init"].lower(keys, place(hp))
+            lowered[(init, i)] = self._jitted[init].lower(keys, place(hp))
             lowered[("evaluate", i)] = self._jitted["evaluate"].lower(place(state))
             for n in dict.fromkeys(chunks):
                 lowered[("run", n, i)] = self._jitted["run"].lower(place(state), n)

@@ -37,9 +37,9 @@ import tyro
 
 from agentmixer_jax import registry
 from agentmixer_jax.config import HParams, TrainConfig
+from agentmixer_jax.run_record import EVAL_NAMES  # noqa: F401  (env info renames in summary.json)
+from agentmixer_jax.run_record import eval_summary as _eval_summary
 
-# Renames of env info scalars in summary.json, as DESIGN.md names them.
-EVAL_NAMES = {"won": "win_rate", "success": "success_rate"}
 EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 AUTO_CHECKPOINT_SECONDS = 600.0  # --checkpoint-every -1: save at the first chunk boundary after this much time
 AlgoName = Literal[registry.names()]  # type: ignore[valid-type]
@@ -280,21 +280,6 @@ class StopFlag:
         self.requested = True
         self.console.print("\n[yellow]Ctrl-C: stopping after this chunk and saving a checkpoint "
                            "(Ctrl-C again to abort at once)[/yellow]")
-
-
-def _eval_summary(evals: dict, prefixes, diverged) -> dict[str, list]:
-    """{name_per_seed: list} with env info names renamed (won -> win_rate, ...) and diverged seeds None."""
-    import numpy as np
-
-    out = {}
-    order = sorted(prefixes, key=len, reverse=True)  # "" last; e.g. AIL's "expert_"
-    for k, v in evals.items():
-        prefix = next(p for p in order if k.startswith(p))
-        base = k.removeprefix(prefix)
-        values = np.where(diverged, np.nan, np.asarray(v, np.float64))
-        out[f"{prefix}{EVAL_NAMES.get(base, base)}_per_seed"] = values.tolist()
-    first = [f"{p}{name}_per_seed" for p in sorted(prefixes, key=len) for name in ("return", "length")]
-    return {**{k: out[k] for k in first if k in out}, **{k: v for k, v in out.items() if k not in first}}
 
 
 def _table(summary: dict):
