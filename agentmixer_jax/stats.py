@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -77,14 +78,19 @@ def _statistic(stat: str, gamma: float | None = None):
 
 
 def _bootstrap(scores: Mapping, func, level: float, reps: int, seed: int):
-    import warnings
-
     from rliable import library
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # arch's notice that random_state will become `generator`
-        return library.get_interval_estimates(scores, func, reps=reps, confidence_interval_size=level,
-                                              random_state=np.random.RandomState(seed))
+    # rliable 1.2's stratified bootstraps draw their indices from numpy's global generator (np.random.choice) and
+    # ignore random_state: seed that generator for the call, and give the caller's state back afterwards
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # arch's notice that random_state will become `generator`
+            return library.get_interval_estimates(scores, func, reps=reps, confidence_interval_size=level,
+                                                  random_state=np.random.RandomState(seed))
+    finally:
+        np.random.set_state(saved)
 
 
 def interval(values, stat: str = "mean", *, gamma: float | None = None, level: float = 0.95, reps: int = REPS,
@@ -191,23 +197,29 @@ def curve_interval(values, stat: str = "mean", *, level: float = 0.95, reps: int
     if v.ndim != 2:
         raise ValueError(f"curves must be (seeds, points); got shape {v.shape}")
     if stat == "mean":
-        func = lambda x: np.nanmean(x[:, 0, :], axis=0)
+        raw = lambda x: np.nanmean(x[:, 0, :], axis=0)
     elif stat == "median":
-        func = lambda x: np.nanmedian(x[:, 0, :], axis=0)
+        raw = lambda x: np.nanmedian(x[:, 0, :], axis=0)
     elif stat == "iqm":
-        func = lambda x: _nan_trim_mean(x[:, 0, :])
+        raw = lambda x: _nan_trim_mean(x[:, 0, :])
     else:
         raise ValueError(f"unknown curve statistic {stat!r}; choose mean, median or iqm")
-    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        full = raw(v[:, None, :])
+
+    def func(x):  # a resample that drew only seeds without data at a point counts the full sample's value there
+        out = raw(x)
+        return np.where(np.isfinite(out), out, full)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # points no seed reached: NaN
-        point = func(v[:, None, :])
+        point = full
         n_valid = np.isfinite(v).sum(0)
         if v.shape[0] < 2:
             return point, point.copy(), point.copy()
         _, cis = _bootstrap({"x": v[:, None, :]}, func, level, reps, seed)
     low, high = cis["x"][0], cis["x"][1]
-    low = np.where(n_valid == 1, point, low)  # one seed there: no spread to resample
-    high = np.where(n_valid == 1, point, high)
+    low = np.where(n_valid == 1, point, np.where(n_valid == 0, np.nan, low))  # one seed there: no spread
+    high = np.where(n_valid == 1, point, np.where(n_valid == 0, np.nan, high))
     return point, low, high

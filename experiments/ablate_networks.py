@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import tyro
 
+from agentmixer_jax import stats
+
 # variant -> TrainConfig overrides (CLI spelling) over the env preset. "today" is the library as it was before
 # these options. Every variant states normalize-inputs, since the SMACv2 stand-in and predator-prey presets
 # now turn it on (chosen by this ablation): the commands in RESULTS.md keep measuring the same thing.
@@ -50,16 +52,6 @@ class Args:
     steps: int = 192_000  # env steps per seed (every variant of a task gets the same)
     out: Path = Path("runs/ablation")
     table_only: bool = False  # only read existing run folders and print the table
-
-
-def iqm_ci(values: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """(IQM, low, high): the 25%-trimmed mean and its 95% percentile-bootstrap interval over seeds."""
-    from scipy.stats import trim_mean
-
-    values = np.asarray(values, np.float64)
-    rng = np.random.default_rng(seed)
-    boots = [trim_mean(rng.choice(values, values.size), 0.25) for _ in range(resamples)]
-    return float(trim_mean(values, 0.25)), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
 
 
 def run_dir(args: Args, task: str, variant: str) -> Path:
@@ -101,13 +93,12 @@ def row(args: Args, task: str, variant: str) -> dict[str, str] | None:
     vals = np.asarray([v for v, ok in zip(s["eval"][f"{metric}_per_seed"], alive) if ok], np.float64)
     m = folder.read_metrics()
     tail = _tail(m, "episode_return_per_seed", alive)
-    iqm, lo, hi = iqm_ci(vals) if vals.size else (float("nan"),) * 3
+    iqm = stats.interval(vals, "iqm")
     shown = [f"{k}={v}" for k, v in VARIANTS[variant].items() if (k, v) not in _OFF.items()]
     return {"task": task, "variant": variant, "options": " ".join(shown) or "(as before)",
-            f"greedy {metric}: IQM [95% CI]": f"{iqm:.3f} [{lo:.3f}, {hi:.3f}]",
+            f"greedy {metric}: IQM [95% CI]": iqm.format(),
             "mean": f"{vals.mean():.3f}" if vals.size else "-",
-            "training return, last 10%": f"{tail.mean():.2f} ± {1.96 * tail.std(ddof=1) / np.sqrt(tail.size):.2f}"
-            if tail.size > 1 else "-",
+            "training return, last 10%": stats.interval(tail, "mean").format(2) if tail.size > 1 else "-",
             **({"training win rate, last 10%": f"{won.mean():.3f}"}
                if (won := _tail(m, "episode_won_per_seed", alive)) is not None else {}),
             "seeds (diverged)": f"{alive.size} ({int((~alive).sum())})",

@@ -70,6 +70,7 @@ from typing import Literal
 import numpy as np
 import tyro
 
+from agentmixer_jax import stats
 from agentmixer_jax.run_record import RunFolder, RunFolderError, find_runs
 
 Fill = Literal["carry", "nan"]
@@ -278,39 +279,6 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def bootstrap_ci(values: np.ndarray, resamples: int = 2000, level: float = 0.95, seed: int = 0
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean over seeds (axis 0, NaNs skipped) and its percentile-bootstrap interval.
-
-    values: (seeds,) or (seeds, M). Seeds are resampled with replacement `resamples` times; each resample's
-    NaN-mean is one bootstrap draw (one multinomial count vector per draw, shared by all M columns, so a
-    (seeds, updates) curve costs one matrix product). Returns (mean, low, high), each of shape values.shape[1:].
-    Columns with one observed seed get a zero-width interval; columns with none are NaN.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    flat = values.reshape(values.shape[0], -1)
-    valid = ~np.isnan(flat)
-    n_valid = valid.sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(n_valid > 0, np.where(valid, flat, 0.0).sum(0) / np.maximum(n_valid, 1), np.nan)
-    s = flat.shape[0]
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(s, np.full(s, 1.0 / s), size=resamples).astype(np.float64)  # (resamples, seeds)
-    num = counts @ np.where(valid, flat, 0.0)
-    den = counts @ valid.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        draws = np.where(den > 0, num / den, np.nan)
-    alpha = 100.0 * (1.0 - level) / 2.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-        low, high = np.nanpercentile(draws, [alpha, 100.0 - alpha], axis=0)
-    one = n_valid == 1
-    low, high = np.where(one, mean, low), np.where(one, mean, high)
-    low, high = np.where(n_valid > 0, low, np.nan), np.where(n_valid > 0, high, np.nan)
-    shape = values.shape[1:]
-    return mean.reshape(shape), low.reshape(shape), high.reshape(shape)
-
-
 @dataclasses.dataclass
 class FinalValue:
     """One row of the final-value table."""
@@ -346,7 +314,8 @@ def final_value(run: Run, metric: str, label: str, fill: Fill = "carry", last_fr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # seeds with nothing observed in the window
         per_seed = np.nanmean(window, axis=1)
-    mean, low, high = bootstrap_ci(per_seed, resamples)
+    est = stats.interval(per_seed, "mean", reps=resamples)
+    mean, low, high = est.point, est.low, est.high
     return FinalValue(label=label, env=run.env, algo=run.algo, metric=metric,
                       seeds=int(np.sum(~np.isnan(per_seed))), last_updates=k, mean=float(mean),
                       ci_low=float(low), ci_high=float(high), per_seed=per_seed, total_seeds=run.seeds,
@@ -439,7 +408,7 @@ def plot_curves(run_dirs: Sequence[Path | str], out: Path | str = "curves.png", 
         panel_runs = [(r, lab) for r, lab in zip(runs, labels) if panels_by == "none" or getattr(r, panels_by) == key]
         for r, lab in panel_runs:
             values = smooth(masked_values(r, metric, fill), smooth_window)
-            mean, low, high = bootstrap_ci(values, resamples)
+            mean, low, high = stats.curve_interval(values, reps=resamples)
             color = colors(series_keys.index(series(r, lab)) % colors.N)
             x = r.x_for(metric)
             ax.plot(x, mean, color=color, label=lab, lw=1.6, marker="o" if is_eval_metric(metric) else None,
@@ -483,7 +452,7 @@ def format_table(rows: Sequence[FinalValue]) -> str:
     last = "last evaluations" if is_eval_metric(rows[0].metric) else "last updates"
     head = ("run", "env", "seeds", last, f"final {rows[0].metric}", "95% CI")
     body = [(r.label, r.env, r.seeds_text, str(r.last_updates), f"{r.mean:.3f}",
-             f"[{r.ci_low:.3f}, {r.ci_high:.3f}]") for r in rows]
+             f"[{r.ci_low:.3f}, {r.ci_high:.3f}]" if np.isfinite(r.ci_low) else "n/a (one seed)") for r in rows]
     widths = [max(len(row[i]) for row in (head, *body)) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
              for row in (head, *body)]

@@ -2,6 +2,7 @@
 
     python -m experiments.results_table runs/pp1m/*
     python -m experiments.results_table runs/pp1m --metrics return captured miscoordinations length
+    python -m experiments.results_table runs/lbf/* --compare lbf_agentmixer lbf_mappo   # + P(A > B) with its CI
 
 Each argument is a folder written by `python -m experiments.train`, read through `agentmixer_jax.run_record`
 (a folder without `summary.json` stands for its sub-folders that have one: `run_record.find_runs`). Folders
@@ -14,7 +15,8 @@ greedy cells are `n/a`. Per run, in a markdown table:
 - the run folder's name, env, algo, seeds, env steps per seed (done so far);
 - for each evaluation metric (`--metrics`; default: the union of the runs' `<metric>_per_seed` lists of
   `summary.json`'s `eval`, in first-seen order; `n/a` where a run lacks one), the mean over seeds of the
-  greedy decentralised evaluation with the half-width of a normal 95% interval over seeds, `mean ± half`;
+  greedy decentralised evaluation with its 95% stratified-bootstrap interval, `mean [low, high]`
+  (`agentmixer_jax.stats`, rliable), and for `return` its IQM (interquartile mean) the same way;
 - `sampled <metric>`: the same statistic when the individual policies *sample* their actions instead of
   taking their modes, read from the folder's `playback.json` (written by `python -m experiments.playback`);
   `n/a` where the folder has none; `--playback-greedy` adds statistics of playback's greedy execution
@@ -45,9 +47,9 @@ from pathlib import Path
 import numpy as np
 import tyro
 
+from agentmixer_jax import stats
 from agentmixer_jax.run_record import RunFolder, RunFolderError, find_runs
 from experiments.plot_curves import final_value, load_run
-from experiments.train import ci95
 
 # Evaluation metrics that score success per seed (higher is better, 1 = success): a diverged or non-finite seed
 # counts as a failure (0) in them.
@@ -67,19 +69,20 @@ class Args:
     """Statistics to show from playback.json's sampled execution (when present)."""
     playback_greedy: tuple[str, ...] = ()
     """Statistics to show from playback.json's greedy execution, e.g. reward_per_step (when present)."""
+    compare: tuple[str, ...] = ()
+    """Two run folder names A B: also print the probability of improvement P(A > B) of a seed of A over a seed of
+    B on the first metric (rliable, with its 95% bootstrap CI)."""
 
 
 def warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr)
 
 
-def mean_ci(values: Sequence[float]) -> str:
-    """'mean ± half-width' of a normal 95% interval over seeds (NaN entries dropped); 'n/a' when empty."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if not len(v):
-        return "n/a"
-    return f"{v.mean():.3f} ± {ci95(v):.3f}" if len(v) > 1 else f"{v.mean():.3f}"
+def mean_ci(values: Sequence[float], stat: str = "mean") -> str:
+    """'point [low, high]': `stat` (mean or iqm) over seeds with its 95% stratified-bootstrap interval
+    (agentmixer_jax.stats, rliable); NaN entries dropped; 'n/a' when empty."""
+    v = np.asarray([np.nan if x is None else x for x in values], dtype=np.float64)
+    return stats.interval(v, stat).format()
 
 
 def eval_metrics(summary: dict) -> list[str]:
@@ -92,14 +95,14 @@ def is_success_metric(name: str) -> bool:
     return any(name == m or name.endswith("_" + m) for m in SUCCESS_METRICS)
 
 
-def eval_cell(values: Sequence[float | None], diverged: np.ndarray, name: str) -> str:
-    """One greedy evaluation cell: healthy seeds' mean ± CI, or for success metrics the fraction over all seeds
+def eval_cell(values: Sequence[float | None], diverged: np.ndarray, name: str, stat: str = "mean") -> str:
+    """One greedy evaluation cell: healthy seeds' `stat` [95% CI], or for success metrics the mean over all seeds
     with diverged and non-finite seeds counted as 0."""
     v = np.asarray([np.nan if x is None else x for x in values], np.float64)
     bad = diverged if len(diverged) == len(v) else np.zeros(len(v), bool)
     if is_success_metric(name):
         return mean_ci(np.where(bad | ~np.isfinite(v), 0.0, v))
-    return mean_ci(v[~bad])
+    return mean_ci(v[~bad], stat)
 
 
 def seeds_cell(summary: dict, metrics: Sequence[str]) -> str:
@@ -152,12 +155,15 @@ def run_row(folder: RunFolder | Path | str, metrics: Sequence[str], sampled: Seq
         row["status"] = status
     row["seeds"] = seeds_cell(summary, metrics)
     row["env steps / seed"] = f"{summary['env_steps_per_seed']:,}" if "env_steps_per_seed" in summary else "n/a"
-    row.update({f"greedy {m}": eval_cell(ev[f"{m}_per_seed"], diverged, m) if f"{m}_per_seed" in ev else "n/a"
-                for m in metrics})
+    for m in metrics:
+        row[f"greedy {m}"] = eval_cell(ev[f"{m}_per_seed"], diverged, m) if f"{m}_per_seed" in ev else "n/a"
+        if m == "return":  # the IQM beside the mean (Agarwal et al. 2021)
+            row["greedy return IQM"] = (eval_cell(ev[f"{m}_per_seed"], diverged, m, "iqm") if f"{m}_per_seed" in ev
+                                        else "n/a")
     pb = json.loads(folder.playback_path.read_text()) if folder.playback_path.is_file() else {}
     for mode, names in (("greedy", playback_greedy), ("sampled", sampled)):
-        stats = pb.get(mode, {})
-        row.update({f"{mode} {m}": mean_ci(stats[m]) if m in stats else "n/a" for m in names})
+        recorded = pb.get(mode, {})
+        row.update({f"{mode} {m}": mean_ci(recorded[m]) if m in recorded else "n/a" for m in names})
     row["training return"] = training_return(folder)
     row["env steps/s"] = f"{summary['steps_per_second']:,.0f}" if "steps_per_second" in summary else "n/a"
     return row
@@ -207,7 +213,29 @@ def main(argv: list[str] | None = None) -> list[dict[str, str]]:
     show_status = any(s["status"] != "finished" for _, s in runs)
     rows = [run_row(f, metrics, args.sampled, args.playback_greedy, show_status, summary=s) for f, s in runs]
     print(format_markdown(rows))
+    if args.compare:
+        print(compare(runs, args.compare, metrics[0]))
     return rows
+
+
+def _healthy(summary: dict, metric: str) -> np.ndarray:
+    v = np.asarray([np.nan if x is None else x for x in summary["eval"].get(f"{metric}_per_seed", [])], np.float64)
+    diverged = np.asarray(summary.get("diverged_per_seed") or [False] * len(v), bool)
+    return np.where(diverged, np.nan, v) if len(diverged) == len(v) else v
+
+
+def compare(runs: Sequence[tuple[RunFolder, dict]], names: Sequence[str], metric: str) -> str:
+    """'P(A > B) on greedy <metric>: p [low, high] (n_A vs n_B seeds)' for the run folders named A and B."""
+    if len(names) != 2:
+        raise ValueError(f"--compare takes two run folder names, got {len(names)}: {' '.join(names)}")
+    by_name = {f.path.name: s for f, s in runs}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ValueError(f"--compare {' '.join(missing)}: no such run among {', '.join(by_name)}")
+    a, b = (_healthy(by_name[n], metric) for n in names)
+    est = stats.probability_of_improvement(a, b)
+    return (f"P({names[0]} > {names[1]}) on greedy {metric}: {est.format()} "
+            f"({int(np.isfinite(a).sum())} vs {int(np.isfinite(b).sum())} seeds)")
 
 
 def cli(argv: list[str] | None = None) -> None:

@@ -202,14 +202,6 @@ def parse_env_kw(items: tuple[str, ...]) -> dict:
     return out
 
 
-def ci95(values) -> float:
-    """Half-width of a normal-approximation 95% interval of the mean."""
-    import numpy as np
-
-    v = np.asarray(values, dtype=np.float64)
-    return float(1.96 * v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
-
-
 def chunk_length(num_updates: int, log_interval: int, eval_every: int, checkpoint_every: int) -> int:
     """Updates per compiled call: every report, evaluation and checkpoint falls on a chunk boundary."""
     c = log_interval
@@ -298,7 +290,9 @@ def _table(summary: dict):
         title += f" ({n_div} diverged, left out of the statistics and never counted as optimal)"
     beside = presets.MEASURED_BESIDE.get((summary["env"], summary["algo"]))
     table = Table(title=title, caption=beside)
-    for col in ("metric", "mean", "95% CI", "min", "max"):
+    from agentmixer_jax import stats
+
+    for col in ("metric", "mean", "95% CI (bootstrap)", "min", "max"):
         table.add_column(col, justify="right" if col != "metric" else "left")
     for k, v in ev.items():
         a = np.asarray([np.nan if x is None else x for x in v], np.float64)
@@ -306,8 +300,9 @@ def _table(summary: dict):
         if not len(a):
             table.add_row(k.removesuffix("_per_seed"), "n/a", "", "", "")
             continue
-        table.add_row(k.removesuffix("_per_seed"), f"{a.mean():.3f}", f"± {ci95(a):.3f}", f"{a.min():.3f}",
-                      f"{a.max():.3f}")
+        est = stats.interval(a, "mean")
+        ci = f"[{est.low:.3f}, {est.high:.3f}]" if len(a) > 1 else ""
+        table.add_row(k.removesuffix("_per_seed"), f"{a.mean():.3f}", ci, f"{a.min():.3f}", f"{a.max():.3f}")
     if "optimal_per_seed" in ev:
         optimal = [x is not None and x > 0.5 for x in ev["optimal_per_seed"]]
         table.add_row("seeds at the optimum", f"{np.mean(optimal):.3f}", "", "", "")

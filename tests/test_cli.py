@@ -124,7 +124,7 @@ def test_diverged_seeds_are_null_in_the_summary_and_never_optimal():
     console = Console(record=True, width=200)
     console.print(cli._table(summary))
     text = console.export_text()
-    assert "1 diverged" in text
+    assert "1 diverged" in " ".join(text.split())  # the title wraps to the table's width
     assert re.search(r"return\s*│\s*8\.000", text)  # the mean of the two healthy seeds
     assert re.search(r"seeds at the optimum\s*│\s*0\.333", text)  # 1 of 3: the diverged seed is not optimal
 

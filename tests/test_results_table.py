@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from agentmixer_jax import stats
 from agentmixer_jax.run_record import RunFolder
 from experiments import results_table as rt
 from tests.test_plot_curves import make_run, write_run
@@ -33,13 +34,14 @@ def test_row_values(tmp_path, capsys):
     _fake_run(tmp_path / "b", [2.0, 2.0, 2.0])  # no playback.json
     rows = rt.main([str(tmp_path), "--playback-greedy", "reward_per_step"])
     a, b = rows
-    half = 1.96 * np.std(greedy, ddof=1) / np.sqrt(3)
-    assert a["greedy return"] == f"{-1.0:.3f} ± {half:.3f}"
-    assert a["greedy captured"].startswith("0.500 ± ")
-    assert a["sampled return"] == f"{0.75:.3f} ± {1.96 * np.std([0.5, 1.0], ddof=1) / np.sqrt(2):.3f}"
+    assert a["greedy return"] == stats.interval(greedy, "mean").format() and a["greedy return"].startswith("-1.000 [")
+    assert a["greedy return IQM"].startswith("-1.000 [")  # 3 seeds: the 25% trim cuts none
+    assert a["greedy captured"].startswith("0.500 [")
+    # two seeds: a bootstrap mean is 0.5, 0.75 or 1.0 -> the 2.5% / 97.5% percentiles are the two seeds
+    assert a["sampled return"] == "0.750 [0.500, 1.000]"
     assert b["sampled return"] == "n/a" and b["greedy reward_per_step"] == "n/a"
-    assert a["greedy reward_per_step"] == f"0.200 ± {1.96 * np.std([0.1, 0.3], ddof=1) / np.sqrt(2):.3f}"
-    assert b["greedy return"] == "2.000 ± 0.000"
+    assert a["greedy reward_per_step"] == "0.200 [0.100, 0.300]"
+    assert b["greedy return"] == "2.000 [2.000, 2.000]"
     # seed means of updates 18, 19: 18.5, 19.5, 20.5 -> 19.5
     assert a["training return"].startswith("19.500 [")
     assert a["env steps/s"] == "1,234"
@@ -64,7 +66,7 @@ def test_schema_v1_summary_with_nan_seeds(tmp_path):
     (row,) = rt.main([str(run)])
     assert "status" not in row  # a v1 summary is a finished run
     assert row["seeds"] == "3 (1 non-finite)"
-    assert row["greedy return"] == f"2.000 ± {1.96 * np.std([1.0, 3.0], ddof=1) / np.sqrt(2):.3f}"
+    assert row["greedy return"] == "2.000 [1.000, 3.000]"
 
 
 # ----- defect 1: folders without a summary, unfinished runs ------------------------------------------------------
@@ -130,17 +132,17 @@ def test_runs_of_different_envs_show_the_union_of_metrics(tmp_path, capsys):
                   "length_per_seed": [9.0, 9.0, 9.0]})
     climb, bridge = rt.main([str(tmp_path / "climb"), str(tmp_path / "bridge")])
     columns = [c for c in climb if c.startswith("greedy ")]
-    assert columns == ["greedy return", "greedy optimal", "greedy success_rate", "greedy length"]
+    assert columns == ["greedy return", "greedy return IQM", "greedy optimal", "greedy success_rate", "greedy length"]
     assert list(bridge) == list(climb)
     assert climb["greedy success_rate"] == "n/a" and climb["greedy length"] == "n/a"
-    assert bridge["greedy optimal"] == "n/a" and bridge["greedy length"] == "9.000 ± 0.000"
-    assert climb["greedy optimal"].startswith("0.667 ± ")
+    assert bridge["greedy optimal"] == "n/a" and bridge["greedy length"] == "9.000 [9.000, 9.000]"
+    assert climb["greedy optimal"].startswith("0.667 [")
     header = capsys.readouterr().out.splitlines()[0]
     assert "greedy optimal | greedy success_rate | greedy length" in header
 
     # chosen metrics: a run lacking one shows n/a; a metric no run has is an error listing the known ones
     climb, bridge = rt.main([str(tmp_path / "climb"), str(tmp_path / "bridge"), "--metrics", "success_rate"])
-    assert climb["greedy success_rate"] == "n/a" and bridge["greedy success_rate"].startswith("0.833 ± ")
+    assert climb["greedy success_rate"] == "n/a" and bridge["greedy success_rate"].startswith("0.833 [")
     with pytest.raises(ValueError, match=r"no eval metric \['won'\].*they have: length, optimal, return, success_rate"):
         rt.main([str(tmp_path / "climb"), str(tmp_path / "bridge"), "--metrics", "return", "won"])
 
@@ -163,13 +165,13 @@ def test_diverged_seeds_are_counted_and_never_succeed(tmp_path):
     (row,) = rt.main([str(tmp_path / "a")])
     assert row["seeds"] == "4 (1 diverged)"
     # other metrics: the healthy seeds only
-    assert row["greedy return"] == rt.mean_ci([1.0, 3.0, 5.0]) and row["greedy return"].startswith("3.000 ± ")
-    assert row["greedy length"] == "1.000 ± 0.000"
+    assert row["greedy return"] == rt.mean_ci([1.0, 3.0, 5.0]) and row["greedy return"].startswith("3.000 [")
+    assert row["greedy length"] == "1.000 [1.000, 1.000]"
     assert row["greedy ce_epsilon"] == rt.mean_ci([0.0, 1.0, 1.0])
     # success metrics: the fraction over all 4 seeds, the diverged one counted as 0
-    assert row["greedy optimal"] == rt.mean_ci([1.0, 0.0, 1.0, 1.0]) and row["greedy optimal"].startswith("0.750 ± ")
-    assert row["greedy win_rate"].startswith(f"{(0.5 + 1.0 + 0.75) / 4:.3f} ± ")
-    assert row["greedy captured"].startswith("0.500 ± ")
+    assert row["greedy optimal"] == rt.mean_ci([1.0, 0.0, 1.0, 1.0]) and row["greedy optimal"].startswith("0.750 [")
+    assert row["greedy win_rate"].startswith(f"{(0.5 + 1.0 + 0.75) / 4:.3f} [")
+    assert row["greedy captured"].startswith("0.500 [")
     # training return: seeds 0, 2, 3 over updates 18, 19 -> 18.5, 20.5, 22.5
     assert row["training return"].startswith("20.500 [")
 
@@ -179,8 +181,8 @@ def test_non_finite_seeds_not_marked_diverged_are_counted(tmp_path):
     _run_v2(tmp_path / "a", eval=ev, seeds=5, diverged=[False, False, False, False, True])
     (row,) = rt.main([str(tmp_path / "a")])
     assert row["seeds"] == "5 (1 diverged, 1 non-finite)"
-    assert row["greedy return"].startswith("3.000 ± ")
-    assert row["greedy optimal"].startswith("0.600 ± ")  # 3 successes of 5 seeds
+    assert row["greedy return"].startswith("3.000 [")
+    assert row["greedy optimal"].startswith("0.600 [")  # 3 successes of 5 seeds
     _run_v2(tmp_path / "b", eval={"return_per_seed": [1.0, None, None]})
     (row,) = rt.main([str(tmp_path / "b")])
     assert row["seeds"] == "3 (2 non-finite)" and row["greedy return"] == "1.000"
@@ -192,4 +194,13 @@ def test_playback_with_null_seeds(tmp_path):
         {"diverged_per_seed": [False, True, False], "greedy": {"return": [1.0, None, 3.0]},
          "sampled": {"return": [0.0, None, 2.0]}}))
     (row,) = rt.main([str(run)])
-    assert row["sampled return"] == rt.mean_ci([0.0, 2.0]) and row["sampled return"].startswith("1.000 ± ")
+    assert row["sampled return"] == rt.mean_ci([0.0, 2.0]) and row["sampled return"] == "1.000 [0.000, 2.000]"
+
+
+def test_compare_prints_probability_of_improvement(tmp_path, capsys):
+    _run_v2(tmp_path / "good", eval={"return_per_seed": [3.0, 4.0, 5.0]})
+    _run_v2(tmp_path / "bad", eval={"return_per_seed": [0.0, 1.0, 2.0]})
+    rt.main([str(tmp_path / "good"), str(tmp_path / "bad"), "--compare", "good", "bad"])
+    assert "P(good > bad) on greedy return: 1.000 [" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="no such run"):
+        rt.main([str(tmp_path / "good"), "--compare", "good", "bad"])
