@@ -67,6 +67,22 @@ _TASKS: dict[str, str] = {
     "zerg_10v11": "envs.smaxv2:zerg_10v11",
     "zerg_20v23": "envs.smaxv2:zerg_20v23",
     "smaxv2": "envs.smaxv2:make_scenario",
+    # --- jumanji (envs/jumanji_adapter.py) ---
+    # `lbf` / `rware`: jumanji's LevelBasedForaging-v0 / RobotWarehouse-v0 (any option, or scenario=NAME); the
+    # named ones are Mava's scenarios (instadeepai/Mava @ 57c8e64, mava/configs/env/scenario/*.yaml)
+    "lbf": "envs.jumanji_adapter:lbf",
+    "lbf_2s-8x8-2p-2f-coop": "envs.jumanji_adapter:lbf_2s_8x8_2p_2f_coop",
+    "lbf_8x8-2p-2f-coop": "envs.jumanji_adapter:lbf_8x8_2p_2f_coop",
+    "lbf_2s-10x10-3p-3f": "envs.jumanji_adapter:lbf_2s_10x10_3p_3f",
+    "lbf_10x10-3p-3f": "envs.jumanji_adapter:lbf_10x10_3p_3f",
+    "lbf_15x15-3p-5f": "envs.jumanji_adapter:lbf_15x15_3p_5f",
+    "lbf_15x15-4p-3f": "envs.jumanji_adapter:lbf_15x15_4p_3f",
+    "lbf_15x15-4p-5f": "envs.jumanji_adapter:lbf_15x15_4p_5f",
+    "rware": "envs.jumanji_adapter:rware",
+    "rware_tiny-2ag": "envs.jumanji_adapter:rware_tiny_2ag",
+    "rware_tiny-4ag": "envs.jumanji_adapter:rware_tiny_4ag",
+    "rware_tiny-4ag-easy": "envs.jumanji_adapter:rware_tiny_4ag_easy",
+    "rware_small-4ag": "envs.jumanji_adapter:rware_small_4ag",
 }
 
 

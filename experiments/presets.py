@@ -88,6 +88,23 @@ _MUJOCO_TASKS = ("ant_2x4", "ant_2x4d", "ant_4x2", "ant_8x1", "halfcheetah_2x3",
 _SMAX_TASKS = tuple(f"{race}_{size}" for race in ("protoss", "terran", "zerg")
                     for size in ("5v5", "10v10", "20v20", "10v11", "20v23"))
 
+# jumanji's Level-Based Foraging and Robotic Warehouse (issue 15, envs/jumanji_adapter.py): Mava's feed-forward MAPPO
+# settings (instadeepai/Mava @ 57c8e64: mava/configs/system/ppo/ff_mappo.yaml: actor and critic lr 2.5e-4,
+# rollout_length 128, ppo_epochs 4, num_minibatches 2, gamma 0.99, gae_lambda 0.95, clip_eps 0.2, ent_coef 0.01,
+# vf_coef 0.5, max_grad_norm 0.5, add_agent_id; mava/configs/network/mlp.yaml: 128x128 relu actor and critic;
+# mava/configs/arch/anakin.yaml: num_envs 16, 32 evaluation episodes) and its budget (README.md: 20 million
+# environment steps with 16 vectorised environments, for its RWARE and LBF figures). Mava's update_batch_size 2 (two
+# learner copies of 16 envs each, their gradients averaged) is 32 envs here: an update is 32 x 128 steps in 2
+# minibatches of 2048, as Mava's 2 x (16 x 128 in 2 minibatches of 1024) averaged. Not reproduced: Mava evaluates
+# sampled actions (evaluation_greedy False), ours are greedy; its LBF figures are recurrent MAPPO.
+_JUMANJI_CONFIG = dict(num_envs=32, num_steps=128, total_env_steps=20_000_000, update_epochs=4, num_minibatches=2,
+                       hidden_sizes=(128, 128), critic_hidden_sizes=(128, 128), activation="relu", eval_episodes=32)
+_JUMANJI_HP = dict(lr=2.5e-4, critic_lr=2.5e-4, clip_eps=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5,
+                   gamma=0.99, gae_lambda=0.95)
+_JUMANJI_TASKS = ("lbf", "lbf_2s-8x8-2p-2f-coop", "lbf_8x8-2p-2f-coop", "lbf_2s-10x10-3p-3f", "lbf_10x10-3p-3f",
+                  "lbf_15x15-3p-5f", "lbf_15x15-4p-3f", "lbf_15x15-4p-5f",
+                  "rware", "rware_tiny-2ag", "rware_tiny-4ag", "rware_tiny-4ag-easy", "rware_small-4ag")
+
 # Off-policy (issue 13: masac, agentmixer_sac; learners/sac.py). Per-algorithm entries, so the on-policy presets
 # above stay as they are; every SAC preset keeps the env's total_env_steps.
 # MaMuJoCo: HARL's tuned HASAC settings (PKU-MARL/HARL tuned_configs/mamujoco/HalfCheetah-v2-2x3/hasac/config.json
@@ -144,6 +161,7 @@ PRESETS: dict[str, tuple[dict, dict, dict[str, dict]]] = {
     **{name: (_MUJOCO_CONFIG, {}, _SAC_ANT_PER_ALGO if name.startswith("ant_") else _SAC_MUJOCO_PER_ALGO)
        for name in _MUJOCO_TASKS},
     **{name: (_SMAX_CONFIG, {}, _SAC_SMAX_PER_ALGO) for name in _SMAX_TASKS},
+    **{name: (_JUMANJI_CONFIG, _JUMANJI_HP, {}) for name in _JUMANJI_TASKS},
 }
 
 

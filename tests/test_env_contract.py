@@ -46,10 +46,12 @@ robot on a 2-core CPU, so the checks come in two tiers:
   fails "finished no episode" until its field is added there. Tasks whose reset and step trace to the same
   jaxprs and constants (predator_prey_p0 ... _p15 and predator_prey_authors_*; climbing and penalty) share one
   compiled rollout, each run with its own params.
-  Marked slow (`pytest -m slow`): the compiled tier of the MaMuJoCo and SMAXv2 tasks (COSTLY_MODULES) except
-  FAST_REPRESENTATIVES, `hopper_3x1` (the cheapest robot to compile; random hoppers fall, so episodes both
-  terminate and truncate) and `protoss_5v5` (random battles of 40+ steps end or hit the capped limit). For the
-  other MaMuJoCo and SMAXv2 tasks the fast suite checks the traced tier only (no values: masks, finiteness).
+  Marked slow (`pytest -m slow`): the compiled tier of the MaMuJoCo, SMAXv2 and jumanji tasks (COSTLY_MODULES)
+  except FAST_REPRESENTATIVES, `hopper_3x1` (the cheapest robot to compile; random hoppers fall, so episodes both
+  terminate and truncate), `protoss_5v5` (random battles of 40+ steps end or hit the capped limit),
+  `lbf_2s-8x8-2p-2f-coop` and `rware_tiny-2ag` (jumanji's LBF and RWARE through envs/jumanji_adapter.py: 6-15 s
+  each to compile, 13 tasks; random RWARE robots collide, so its episodes both terminate and truncate). For the
+  other tasks of these modules the fast suite checks the traced tier only (no values: masks, finiteness).
 """
 
 from __future__ import annotations
@@ -85,9 +87,9 @@ NUM_ENVS = 8
 NUM_STEPS = 128  # time limits capped at 64: random SMAXv2 battles and hoppers both end and get truncated
 # Params fields holding a time limit (predator-prey and bridge, SMAXv2, MaMuJoCo); capped at NUM_STEPS // 2.
 TIME_LIMIT_FIELDS = ("max_steps", "episode_limit", "episode_length")
-# Registry modules whose tasks take 10-60 s each to compile: their compiled tier is slow but for a few.
-COSTLY_MODULES = ("envs.mabrax", "envs.smaxv2")
-FAST_REPRESENTATIVES = ("hopper_3x1", "protoss_5v5")
+# Registry modules whose tasks take 6-60 s each to compile: their compiled tier is slow but for a few.
+COSTLY_MODULES = ("envs.mabrax", "envs.smaxv2", "envs.jumanji_adapter")
+FAST_REPRESENTATIVES = ("hopper_3x1", "protoss_5v5", "lbf_2s-8x8-2p-2f-coop", "rware_tiny-2ag")
 WRAPPER_INFO = ("final_obs", "final_state", "final_action_mask", "episode", "episode_done")
 
 TASKS = envs.registered_tasks()
