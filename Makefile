@@ -25,7 +25,7 @@ train: $(STAMP)
 
 ## The fast test suite (about 10 min on 2 CPU cores), in TEST_WORKERS parallel pytest-xdist workers.
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --durations=30
 
 ## Longer learning checks.
 test-slow: $(STAMP)
