@@ -172,12 +172,18 @@ class ScanResult:
 
     def best(self, metric: str = "return", stat: str = "iqm", maximize: bool = True) -> dict:
         """The best setting by `stat` of `metric` over seeds: {"setting", "values", stat, "low", "high",
-        "command"}; settings whose every seed diverged never win."""
-        summary = self.summary(metric, (stat,))
+        "command"}; ties go to the better mean; settings whose every seed diverged never win."""
+        stats_ = (stat,) if stat == "mean" else (stat, "mean")
+        summary = self.summary(metric, stats_)
         scores = summary[stat].to_numpy(np.float64)
         if not np.isfinite(scores).any():
             raise ValueError(f"no setting has a finite {stat} of {metric}: every seed diverged")
-        g = int(np.nanargmax(scores) if maximize else np.nanargmin(scores))
+        sign = 1.0 if maximize else -1.0
+        # ties on `stat` (e.g. an IQM that several settings reach exactly) go to the better mean, then the first
+        order = np.lexsort((np.arange(len(scores)), -sign * np.nan_to_num(summary["mean"].to_numpy(np.float64),
+                                                                          nan=-sign * np.inf),
+                            -sign * np.nan_to_num(scores, nan=-sign * np.inf)))
+        g = int(order[0])
         row = summary.iloc[g]
         return {"setting": g, "values": self.settings[g], stat: float(row[stat]), "low": float(row[f"{stat}_low"]),
                 "high": float(row[f"{stat}_high"]), "command": self.info["commands"][g]}

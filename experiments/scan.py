@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None):
     for col in ("setting", *result.info["grid"], "seeds", "IQM [95% CI]", "mean [95% CI]"):
         table.add_column(col, justify="right")
     for _, row in summary.iterrows():
-        table.add_row(str(row["setting"]), *(str(row[k]) for k in result.info["grid"]),
-                      f"{row['seeds']}" + (f" ({row['diverged']} diverged)" if row["diverged"] else ""),
+        table.add_row(str(int(row["setting"])), *(f"{row[k]:g}" if isinstance(row[k], float) else str(row[k])
+                                                  for k in result.info["grid"]),
+                      f"{int(row['seeds'])}" + (f" ({int(row['diverged'])} diverged)" if row["diverged"] else ""),
                       f"{row['iqm']:.3f} [{row['iqm_low']:.3f}, {row['iqm_high']:.3f}]",
                       f"{row['mean']:.3f} [{row['mean_low']:.3f}, {row['mean_high']:.3f}]")
     Console().print(table)
