@@ -104,6 +104,7 @@ def test_householder_q_handles_a_rank_deficient_column():
     np.testing.assert_allclose(q.T @ q, np.eye(3), atol=1e-5)
 
 
+@pytest.mark.slow  # make test's 15-min budget (issue 15); siblings stay fast
 def test_vmapped_orthogonal_gru_init_and_training_never_hang():
     """jaxlib 0.10 CPU hangs on several batched QR decompositions in one jit; 8 seeds of GRU actors with the
     orthogonal init (flax's GRU kernels included) must init and train in a fresh process within the timeout."""
@@ -144,6 +145,7 @@ def test_inputs_are_normalised_alike_in_acting_and_training():
     assert float(state.learner.value_norm.debiasing_term) == pytest.approx(1 - 0.99999**3, rel=1e-3)
 
 
+@pytest.mark.slow  # make test's 15-min budget (issue 15); siblings stay fast
 def test_statistics_are_never_trained_and_the_options_change_learning():
     trainer = _trainer()
     hp = HParams(lr=1e-2, critic_lr=1e-2).as_floats()
@@ -178,6 +180,7 @@ def test_resume_restores_the_statistics_bit_for_bit(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow  # make test's 15-min budget (issue 15); siblings stay fast
 def test_a_saved_policy_replays_with_its_statistics(tmp_path):
     """Saved parameters carry the input statistics: after loading, the greedy actions and the evaluation equal
     those before saving, and they would not with fresh statistics."""

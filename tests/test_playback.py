@@ -46,6 +46,7 @@ def test_episode_stats_on_a_hand_built_rollout():
     np.testing.assert_allclose(s["captured"], [1, 1, 1])
 
 
+@pytest.mark.slow  # 15-min budget (issue 15); hand-built and diverged playback stay fast
 def test_playback_of_a_saved_predator_prey_run(tmp_path, capsys):
     out = tmp_path / "run"
     summary = cli.main(["--env", "predator_prey_p1", "--algo", "ippo", "--out", str(out), "--seeds", "3",

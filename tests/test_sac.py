@@ -252,6 +252,7 @@ SAC_CLI = ["--env", "climbing", "--algo", "masac", "--seeds", "2", "--config.tot
            "--checkpoint-every", "0", "--no-progress", "--no-checkpoint"]
 
 
+@pytest.mark.slow  # 15-min budget (issue 15); test_cli's Ctrl-C / resume stays fast
 def test_ctrl_c_and_resume_with_and_without_the_replay_buffer(tmp_path, monkeypatch):
     """Ctrl-C at update 4 of 12 saves the whole state, replay buffer included, and --resume ends bitwise equal to
     an uninterrupted run. With --no-checkpoint-buffer the checkpoint leaves the buffer out, and the resumed run
