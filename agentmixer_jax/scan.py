@@ -23,7 +23,9 @@ The scan folder (`out`):
                            per-seed eval, metrics.npz curves, eval_curve.npz with eval_every): `results_table`,
                            `plot_curves` and `load_scan` read them
 
-Diverged runs (non-finite parameters or losses) are flagged in the table, their scores NaN, and left out of every
+A Ctrl-C (KeyboardInterrupt, in a notebook too) or an error marks scan.json `interrupted` / `failed` with the
+error and says so; a scan is one program and keeps no checkpoint, so it is run again. Diverged runs (non-finite
+parameters or losses) are flagged in the table, their scores NaN, and left out of every
 statistic (`stats`), never scored. wandb (optional, offline without a key) gets one run per setting, grouped by
 the scan, so wandb's parallel-coordinates view compares the settings; a wandb failure never stops the scan.
 """
@@ -345,6 +347,15 @@ def scan(env: str, algo: str, grid: Mapping[str, Sequence], seeds: int = 16, *, 
             done += gr.config.num_updates
             steps_done += gr.config.num_updates * gr.config.batch_size * len(gr.settings) * seeds
             per_setting_runs.append((gr, run))
+    except BaseException as err:  # Ctrl-C (KeyboardInterrupt, also in a notebook) or an error: say so, keep nothing
+        status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+        info.update({"status": status, "error": f"{type(err).__name__}: {err}", "wall_seconds": wall})
+        if folder is not None:
+            _write_json(folder / SCAN_JSON, info)
+        console.print(f"[yellow]scan {status}[/yellow] after {done} of {total_updates} updates: a scan keeps no "
+                      "checkpoint (it is one program); run it again" + (f" ({folder / SCAN_JSON} says so)"
+                                                                      if folder else ""), highlight=False)
+        raise
     finally:
         reporter.stop()
     info.update({"status": "finished", "wall_seconds": wall,

@@ -156,3 +156,15 @@ def test_wandb_one_grouped_run_per_setting(result, monkeypatch, tmp_path):
     assert [c["group"] for c in calls] == [result.folder.name] * 4
     assert [c["config"]["lr"] for c in calls] == [s["lr"] for s in result.settings]
     assert len(list((result.folder / "wandb").glob("offline-run-*"))) == 4
+
+
+def test_ctrl_c_marks_the_scan_interrupted(tmp_path, monkeypatch):
+    def interrupted(self, state, num_updates):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Seeds, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        scan("climbing", "mappo", {"lr": [1e-3]}, seeds=2, config=SMALL, out=tmp_path / "s", progress=False)
+    info = json.loads((tmp_path / "s" / "scan.json").read_text())
+    assert info["status"] == "interrupted" and "KeyboardInterrupt" in info["error"]
+    assert not (tmp_path / "s" / "results.csv").exists()
