@@ -167,6 +167,7 @@ def test_a_failure_after_the_folder_is_made_leaves_a_failed_summary(tmp_path, mo
     assert summary["status"] == "failed" and "simulated device failure" in summary["error"]
 
 
+@pytest.mark.slow  # 15-min budget (issue 15); test_trainer's seed-count test stays fast
 def test_seed_i_does_not_depend_on_the_number_of_seeds(tmp_path):
     four = cli.main([*TINY_ARGS, "--seeds", "4", "--out", str(tmp_path / "a")])
     eight = cli.main([*TINY_ARGS, "--seeds", "8", "--out", str(tmp_path / "b")])
