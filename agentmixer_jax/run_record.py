@@ -73,6 +73,11 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def write_json(path: Path, obj: Any) -> None:
+    """`obj` as strict JSON (NaN written null), indented, written atomically (summary.json, a scan's scan.json)."""
+    _atomic_write_bytes(path, json.dumps(strict_json(obj), indent=1, allow_nan=False).encode())
+
+
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
     os.close(fd)
@@ -206,8 +211,7 @@ class RunFolder:
         status = summary.get("status")
         if status not in STATUSES:
             raise ValueError(f"summary status {status!r} must be one of {STATUSES}")
-        data = json.dumps(strict_json({"schema_version": SCHEMA_VERSION, **summary}), indent=1, allow_nan=False)
-        _atomic_write_bytes(self.summary_path, data.encode())
+        write_json(self.summary_path, {"schema_version": SCHEMA_VERSION, **summary})
 
     # ----- metrics and evaluation curves ---------------------------------------------------------------
     def write_metrics(self, per_seed: dict[str, np.ndarray], healthy: np.ndarray | None = None) -> None:

@@ -46,6 +46,7 @@ import numpy as np
 
 from agentmixer_jax import stats
 from agentmixer_jax.config import HParams, TrainConfig
+from agentmixer_jax.run_record import write_json
 
 SCAN_JSON = "scan.json"
 RESULTS_CSV = "results.csv"
@@ -333,7 +334,7 @@ def scan(env: str, algo: str, grid: Mapping[str, Sequence], seeds: int = 16, *, 
     compile_s = time.perf_counter() - t0
     info["compile_seconds"] = compile_s
     if folder is not None:
-        _write_json(folder / SCAN_JSON, info)
+        write_json(folder / SCAN_JSON, info)
 
     rows: list[dict] = []
     wall = 0.0
@@ -351,7 +352,7 @@ def scan(env: str, algo: str, grid: Mapping[str, Sequence], seeds: int = 16, *, 
         status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
         info.update({"status": status, "error": f"{type(err).__name__}: {err}", "wall_seconds": wall})
         if folder is not None:
-            _write_json(folder / SCAN_JSON, info)
+            write_json(folder / SCAN_JSON, info)
         console.print(f"[yellow]scan {status}[/yellow] after {done} of {total_updates} updates: a scan keeps no "
                       "checkpoint (it is one program); run it again" + (f" ({folder / SCAN_JSON} says so)"
                                                                       if folder else ""), highlight=False)
@@ -395,7 +396,7 @@ def scan(env: str, algo: str, grid: Mapping[str, Sequence], seeds: int = 16, *, 
             table[m] = table[m].astype(np.float64)
     if folder is not None:
         table.to_csv(folder / RESULTS_CSV, index=False)
-        _write_json(folder / SCAN_JSON, info)
+        write_json(folder / SCAN_JSON, info)
     result = ScanResult(folder=folder, table=table, settings=settings, info=info)
     n_div = int(table["diverged"].sum())
     console.print(f"scan done: {len(groups)} compile{plural} in {compile_s:.1f} s, training {wall:.1f} s "
@@ -442,7 +443,7 @@ def _run_group(gr: _Group, seeds: int, seed: int, chunk: int, eval_every: int, r
         reporter(done0 + n_done, m, int(diverged.sum()), env_steps=steps0 + n_done * steps_per_update)
     return {"metrics": {k: np.concatenate(v, axis=1) for k, v in metrics.items()}, "eval": evals,
             "diverged": diverged, "wall": wall, "eval_updates": eval_updates,
-            "curve": {k: np.stack(v) for k, v in curve.items()}, "params": state.learner.params}
+            "curve": {k: np.stack(v) for k, v in curve.items()}}
 
 
 def _scan_folder(out, env: str, algo: str, overwrite: bool) -> Path:
@@ -464,12 +465,6 @@ def _scan_folder(out, env: str, algo: str, overwrite: bool) -> Path:
     except OSError as err:
         raise ScanError(f"out={str(path)!r} is not writable ({err}); pick another folder") from err
     return path
-
-
-def _write_json(path: Path, info: dict) -> None:
-    from agentmixer_jax.run_record import _atomic_write_bytes, strict_json
-
-    _atomic_write_bytes(path, json.dumps(strict_json(info), indent=1, allow_nan=False).encode())
 
 
 def _write_setting(path: Path, gr: _Group, run: dict, sl: slice, ev: dict, info: dict, g: int, seeds: int,
