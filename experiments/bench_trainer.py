@@ -10,7 +10,10 @@ For each task x algorithm it runs, one after another, in separate processes on t
 - `old`: the commit `--old` (checked out into a temporary git worktree), its one-closure `make_train` compiled
   once with a progress reporter, as its CLI ran it (one host callback every `log_interval` updates);
 - `old, default XLA flags`: the same old code without the XLA CPU flag that `agentmixer_jax` now sets (the part
-  of the change that is not the chunked loop; omitted with `--no-flag-variant`).
+  of the change that is not the chunked loop; omitted with `--no-flag-variant`);
+- `new, one program` (with `--closure-variant`): this tree's `make_train` (init, every update and the evaluation)
+  compiled as ONE program and called once, as the old runner ran. Against `new` it isolates the chunked loop
+  from everything else that changed since `--old` (policies, learners, presets' code paths).
 Each variant is a long-lived worker process that compiles (not timed) and runs once untimed, then waits. The
 parent then times `--repeats` rounds; in each round every variant runs one whole run (init, every update,
 evaluation) in turn, the order rotating from round to round, while the other workers sit idle. Interleaving
@@ -61,6 +64,8 @@ class Args:
     """Timed rounds (one run of every variant each, interleaved) after one compile and one untimed run."""
     flag_variant: bool = True
     """Also time the old code without the XLA CPU flag agentmixer_jax sets."""
+    closure_variant: bool = False
+    """Also time this tree's whole run as one compiled program (isolates the chunked loop's own cost)."""
     record: bool = False
     """Append the rows to BENCHMARKS.md."""
     json: Path | None = None
@@ -76,7 +81,7 @@ def _sizes(args: Args, task: str) -> tuple[int, int]:
 
 
 # ----- one measurement, in its own process (run with PYTHONPATH pointing at the tree to measure) ---------------
-def prepare(task: str, algo: str, seeds: int, updates: int, num_envs: int):
+def prepare(task: str, algo: str, seeds: int, updates: int, num_envs: int, closure: bool = False):
     """(whole_run, info): a compiled whole run of the tree on the path, and what it measures."""
     import jax
     import numpy as np
@@ -97,7 +102,15 @@ def prepare(task: str, algo: str, seeds: int, updates: int, num_envs: int):
         from agentmixer_jax.trainer import Seeds, Trainer
     except ImportError:  # the one-closure runner
         Seeds = None
-    if Seeds is not None:
+    if closure:  # this tree's whole run as one program
+        from agentmixer_jax.trainer import make_train, seed_keys
+
+        keys = seed_keys(0, seeds)
+        compiled = jax.jit(jax.vmap(make_train(env, cfg), in_axes=(0, None))).lower(keys, hp).compile()
+
+        def whole_run():
+            return jax.device_get(compiled(keys, hp).eval)
+    elif Seeds is not None:
         seeds_prog = Seeds(Trainer(env, cfg), seeds)
         chunk = min(cfg.log_interval, cfg.num_updates)
         chunks = [chunk] * (cfg.num_updates // chunk) + ([cfg.num_updates % chunk] if cfg.num_updates % chunk else [])
@@ -125,9 +138,9 @@ def prepare(task: str, algo: str, seeds: int, updates: int, num_envs: int):
                        "device": device_name()}
 
 
-def serve(task: str, algo: str, seeds: int, updates: int, num_envs: int) -> None:
+def serve(task: str, algo: str, seeds: int, updates: int, num_envs: int, closure: bool = False) -> None:
     """Worker: compile, run once untimed, print READY; then time one whole run per RUN line on stdin."""
-    whole_run, info = prepare(task, algo, seeds, updates, num_envs)
+    whole_run, info = prepare(task, algo, seeds, updates, num_envs, closure)
     whole_run()
     print("READY" + json.dumps(info), flush=True)
     for line in sys.stdin:
@@ -142,7 +155,7 @@ class Worker:
     """One variant's `serve` process: its own tree's packages, its own XLA flags."""
 
     def __init__(self, tree: Path, xla_flags: str | None, task: str, algo: str, seeds: int, updates: int,
-                 num_envs: int):
+                 num_envs: int, closure: bool = False):
         env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "AGENTMIXER_JAX_KEEP_XLA_FLAGS")}
         env["PYTHONPATH"] = str(tree)
         if xla_flags is None:
@@ -157,7 +170,7 @@ class Worker:
         code = (f"import sys; {unhook}sys.path.insert(0, {str(tree)!r}); import agentmixer_jax; "
                 f"import importlib.util as u; s = u.spec_from_file_location('b', {str(bench)!r}); "
                 "m = u.module_from_spec(s); sys.modules['b'] = m; s.loader.exec_module(m); "
-                f"m.serve({task!r}, {algo!r}, {seeds}, {updates}, {num_envs})")
+                f"m.serve({task!r}, {algo!r}, {seeds}, {updates}, {num_envs}, {closure})")
         self.tree = tree
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=tree, env=env, stdin=subprocess.PIPE,
@@ -188,14 +201,15 @@ class Worker:
         self.stderr.close()
 
 
-def interleaved(variants: dict[str, tuple[Path, str | None]], repeats: int, **sizes) -> dict:
+def interleaved(variants: dict[str, tuple], repeats: int, **sizes) -> dict:
     """Start one worker per variant (one after another, so compiles do not overlap), then `repeats` rounds of
     one timed run each, the order rotating per round. Returns {variant: result} with `ratio` (new / old of the
-    medians) and `paired_ratio` (median over rounds of old time / new time)."""
+    medians), `paired_ratio` (median over rounds of old time / new time) and `fastest_ratio` (old / new of the
+    fastest runs); with `new_closure`, `loop_ratio` and `loop_paired_ratio` (chunked / one program)."""
     workers: dict[str, Worker] = {}
     try:
-        for name, (tree, flags) in variants.items():
-            workers[name] = Worker(tree, flags, **sizes)
+        for name, (tree, flags, *closure) in variants.items():
+            workers[name] = Worker(tree, flags, **sizes, closure=bool(closure and closure[0]))
         names = list(workers)
         for r in range(repeats):
             for name in names[r % len(names):] + names[: r % len(names)]:
@@ -206,6 +220,12 @@ def interleaved(variants: dict[str, tuple[Path, str | None]], repeats: int, **si
             w.close()
     row["ratio"] = row["new"]["sps"] / row["old"]["sps"]
     row["paired_ratio"] = statistics.median(o / n for o, n in zip(row["old"]["times"], row["new"]["times"]))
+    # the fastest run of each: least disturbed by other work on a shared machine (timeit's advice)
+    row["fastest_ratio"] = min(row["old"]["times"]) / min(row["new"]["times"])
+    if "new_closure" in row:  # the chunked loop against the same code as one program
+        row["loop_ratio"] = row["new"]["sps"] / row["new_closure"]["sps"]
+        row["loop_paired_ratio"] = statistics.median(
+            c / n for c, n in zip(row["new_closure"]["times"], row["new"]["times"]))
     return row
 
 
@@ -225,6 +245,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     variants = {"new": (ROOT, XLA_CPU_FLAG), "old": (old_tree, XLA_CPU_FLAG)}
                     if args.flag_variant:
                         variants["old_default_flags"] = (old_tree, None)
+                    if args.closure_variant:
+                        variants["new_closure"] = (ROOT, XLA_CPU_FLAG, True)
                     row = interleaved(variants, args.repeats, task=task, algo=algo, seeds=args.seeds,
                                       updates=updates, num_envs=num_envs)
                     rows.append(row)
@@ -244,8 +266,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
 def _print_row(row: dict) -> None:
     n, o = row["new"], row["old"]
     extra = f", old with default XLA flags {row['old_default_flags']['sps']:,.0f}" if "old_default_flags" in row else ""
+    if "new_closure" in row:
+        extra += (f", new as one program {row['new_closure']['sps']:,.0f} (chunked / one program "
+                  f"{row['loop_ratio']:.3f}, paired {row['loop_paired_ratio']:.3f})")
     print(f"{n['task']} {n['algo']}: new {n['sps']:,.0f} env steps/s, old {o['sps']:,.0f} "
-          f"(new / old {row['ratio']:.3f}, paired {row['paired_ratio']:.3f}){extra}", flush=True)
+          f"(new / old {row['ratio']:.3f}, paired {row['paired_ratio']:.3f}, fastest runs "
+          f"{row['fastest_ratio']:.3f}){extra}", flush=True)
 
 
 def _markdown(row: dict, args: Args) -> str:
@@ -256,6 +282,11 @@ def _markdown(row: dict, args: Args) -> str:
     cmd = (f"`python -m experiments.bench_trainer --old {args.old} --tasks {n['task']} --algos {n['algo']} "
            f"--seeds {args.seeds} --repeats {args.repeats}`")
     ratio = f"{row['ratio']:.3f}" + (f" (paired {row['paired_ratio']:.3f})" if "paired_ratio" in row else "")
+    if "fastest_ratio" in row:
+        ratio += f" (fastest {row['fastest_ratio']:.3f})"
+    if "loop_ratio" in row:
+        ratio += (f"; chunked / one program {row['loop_ratio']:.3f} (paired {row['loop_paired_ratio']:.3f}, "
+                  f"{row['new_closure']['sps']:,.0f} as one program)")
     return (f"| {dt.date.today().isoformat()} | {n['device']} | {n['task']} | {n['algo']} | {n['seeds']} x "
             f"{n['num_envs']} x {n['num_steps']} x {n['updates']} | {n['sps']:,.0f} | {o['sps']:,.0f} | "
             f"{ratio} | {flags} | {cmd} |")
