@@ -117,6 +117,9 @@ class TrainConfig:
     mat_embd: int = 64  # MAT / MAT-Dec: transformer width (MAT's n_embd)
     mat_heads: int = 1  # MAT / MAT-Dec: attention heads (n_head)
     mat_blocks: int = 1  # MAT / MAT-Dec: encoder and decoder blocks (n_block)
+    # AR-MAPPO: re-score each stored step under a fresh random agent order every epoch (random, the authors'
+    # ppo_update) or under the order the rollout acted in (rollout, ours: the first epoch's ratio is 1)
+    ar_mappo_order: Literal["random", "rollout"] = "random"
     happo_fixed_order: bool = False  # HAPPO: update the agents in index order instead of a random order each update
     covariance: Covariance = "diag"  # continuous AgentMixer exploration covariance: diag, lowrank or full
     cov_rank: int = 2  # rank of the low-rank factor (covariance=lowrank)
@@ -210,6 +213,8 @@ class TrainConfig:
             raise ValueError(f"ar_distill={self.ar_distill!r}: choose soft or hard")
         if self.ar_reference not in ("mode", "probs"):
             raise ValueError(f"ar_reference={self.ar_reference!r}: choose mode or probs")
+        if self.ar_mappo_order not in ("random", "rollout"):
+            raise ValueError(f"ar_mappo_order={self.ar_mappo_order!r}: choose random or rollout")
         if self.covariance not in ("diag", "lowrank", "full"):
             raise ValueError(f"covariance={self.covariance!r}: choose diag, lowrank or full")
         if self.value_loss not in ("mse", "huber", "huber_mappo"):

@@ -13,6 +13,7 @@ from agentmixer_jax.learners.happo import HAPPO
 from agentmixer_jax.learners.ppo import PPO
 from agentmixer_jax.learners.sac import SAC
 from agentmixer_jax.policies import AIL, IPPO, MAPPO, MASAC, ActorCritic, HAPPOPolicy, make_agentmixer
+from agentmixer_jax.policies.ar_mappo import ARMAPPO
 from agentmixer_jax.policies.mat import MAT, MATDec
 
 # MAT's value settings (PKU-MARL/Multi-Agent-Transformer mat/config.py at 08a18c6: use_valuenorm, use_huber_loss
@@ -69,6 +70,10 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("mat_dec", MATDec, PPO,
                   "MAT-Dec: MAT's encoder as the critic, decentralised per-agent MLP actors",
                   config_defaults=_MAT_DEFAULTS),
+        Algorithm("ar_mappo", ARMAPPO, PPO,
+                  "AR-MAPPO (the AgentMixer authors' baseline): per-agent actors that also read the earlier agents' "
+                  "actions, acting in index order; EXECUTES CENTRALLY; --config.ar-mappo-order random (theirs) or "
+                  "rollout", centralised_execution=True, config_defaults={"share_actor_params": False}),
         Algorithm("masac", MASAC, SAC,
                   "MASAC: individual tanh-Gaussian / Gumbel-softmax policies, twin centralised soft Q critics, "
                   "an entropy temperature per agent; replay buffer"),

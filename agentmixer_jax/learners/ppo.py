@@ -250,10 +250,14 @@ class PPO:
         def epoch(carry, _):
             params, opt_state, key = carry
             key, k_perm = jax.random.split(key)
+            epoch_traj = traj
+            if self.policy.redraws_extras:  # (AR-MAPPO) a fresh draw for each epoch's re-scoring
+                k_perm, k_extras = jax.random.split(k_perm)
+                epoch_traj = traj.replace(extras=self.policy.redraw_extras(k_extras, traj.extras))
             # recurrent: each sequence starts from its stored rollout state (only [0] of the time axis is used)
             h_seq = jax.tree.map(lambda h: jnp.broadcast_to(h, (T, *h.shape)), (hidden0, critic_hidden0)) \
                 if config.recurrent else None
-            batch = self.minibatches(k_perm, (traj, h_seq, adv, targets))
+            batch = self.minibatches(k_perm, (epoch_traj, h_seq, adv, targets))
 
             def mb_step(carry, mb):
                 params, opt_state = carry

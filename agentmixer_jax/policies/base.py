@@ -291,6 +291,13 @@ class ActorCritic:
         log_prob, entropy = self.individual_log_prob_entropy(params, out, mask, action)
         return log_prob, entropy, jnp.zeros(()), {}
 
+    # PPO: extras redrawn before every epoch (AR-MAPPO's random agent orders); off for every other policy
+    redraws_extras = False
+
+    def redraw_extras(self, key: Array, extras):
+        """The stored extras (T, E, ...) with fresh randomness for this epoch's re-scoring (`redraws_extras`)."""
+        return extras
+
     def policy_advantage(self, advantages: Array) -> Array:
         """Per-agent advantages (..., N) -> the K advantages of the ratios (..., K)."""
         if self.joint_ratio:
