@@ -27,6 +27,12 @@ _MAT_DEFAULTS = {"value_norm": True, "value_loss": "huber"}
 _AR_DEFAULTS = {"pm_form": "autoregressive", "igc_exact": True, "ar_reference": "probs", "ar_distill": "hard"}
 
 
+# AR-MAPPO: one actor per agent, as the authors' runner builds them (bta/runner/ar/base_runner.py). Their AR scripts
+# (bta/scripts/ar/matrix/lumi/train_matrix_c.sh @ 47dd169, ar/mujoco/lumi/train_mujoco.sh @ 162ade3) pass the same
+# rollout / epoch / learning-rate settings as their runs of the other algorithms, so the env presets apply unchanged.
+_AR_MAPPO_DEFAULTS = {"share_actor_params": False}
+
+
 @dataclasses.dataclass(frozen=True)
 class Algorithm:
     name: str
@@ -73,7 +79,7 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("ar_mappo", ARMAPPO, PPO,
                   "AR-MAPPO (the AgentMixer authors' baseline): per-agent actors that also read the earlier agents' "
                   "actions, acting in index order; EXECUTES CENTRALLY; --config.ar-mappo-order random (theirs) or "
-                  "rollout", centralised_execution=True, config_defaults={"share_actor_params": False}),
+                  "rollout", centralised_execution=True, config_defaults=_AR_MAPPO_DEFAULTS),
         Algorithm("masac", MASAC, SAC,
                   "MASAC: individual tanh-Gaussian / Gumbel-softmax policies, twin centralised soft Q critics, "
                   "an entropy temperature per agent; replay buffer"),
@@ -98,3 +104,11 @@ def get(name: str) -> Algorithm:
 def make_policy(name: str, spec, config) -> ActorCritic:
     """The policy of algorithm `name` for a task with `spec` (an `EnvSpec`)."""
     return get(name).policy(spec, config)
+
+
+def table_name(name: str) -> str:
+    """`name` as result tables print it: marked "(centralised execution)" where the algorithm's greedy play needs
+    more than each agent's own observation (MAT, AR-MAPPO), so no table passes it off as decentralised. Names not
+    in the registry (runs of older versions) are printed as they are."""
+    algorithm = ALGORITHMS.get(name)
+    return f"{name} (centralised execution)" if algorithm is not None and algorithm.centralised_execution else name

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agentmixer_jax.registry import table_name
 from agentmixer_jax.run_record import SUMMARY, find_runs
 from agentmixer_jax.stats import wilson
 
@@ -34,7 +35,7 @@ def main(paths: list[str]) -> None:
         lo, hi = wilson(int(opt.sum()), len(opt))
         ret, eps = ev["return_per_seed"][healthy], ev["ce_epsilon_per_seed"][healthy]
         seeds = f"{s['seeds']}" + (f" ({int((~healthy).sum())} diverged)" if (~healthy).any() else "")
-        print(f"| {s['env']} | {s['algo']} | {seeds} | {s['env_steps_per_seed']:,} | {opt.mean():.3f} "
+        print(f"| {s['env']} | {table_name(s['algo'])} | {seeds} | {s['env_steps_per_seed']:,} | {opt.mean():.3f} "
               f"[{lo:.3f}, {hi:.3f}] | {ret.mean():.2f} | {eps.mean():.2f} | {s['wall_seconds']:.0f} |")
 
 

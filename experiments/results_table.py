@@ -48,6 +48,7 @@ import numpy as np
 import tyro
 
 from agentmixer_jax import stats
+from agentmixer_jax.registry import table_name
 from agentmixer_jax.run_record import RunFolder, RunFolderError, find_runs
 from experiments.plot_curves import final_value, load_run
 
@@ -147,7 +148,7 @@ def run_row(folder: RunFolder | Path | str, metrics: Sequence[str], sampled: Seq
     ev = summary.get("eval", {})
     seeds = int(summary["seeds"])
     diverged = np.asarray(summary.get("diverged_per_seed") or [False] * seeds, bool)
-    row = {"run": folder.path.name, "env": summary["env"], "algo": summary["algo"]}
+    row = {"run": folder.path.name, "env": summary["env"], "algo": table_name(summary["algo"])}
     if show_status:
         status = summary["status"]
         if status != "finished" and "updates_done" in summary and "num_updates" in summary:

@@ -204,3 +204,21 @@ def test_compare_prints_probability_of_improvement(tmp_path, capsys):
     assert "P(good > bad) on greedy return: 1.000 [" in capsys.readouterr().out
     with pytest.raises(ValueError, match="no such run"):
         rt.main([str(tmp_path / "good"), "--compare", "good", "bad"])
+
+
+def test_centrally_executed_algorithms_are_marked_in_both_tables(tmp_path, capsys):
+    """MAT and AR-MAPPO act on the other agents' observations / actions at play time: every table says so."""
+    from experiments import matrix_table
+
+    u = np.arange(20, dtype=np.float64)
+    curves = {"episode_return": np.stack([u, u]), "episodes": np.ones((2, 20))}
+    ev = {"return_per_seed": [1.0, 2.0], "optimal_per_seed": [1.0, 0.0], "ce_epsilon_per_seed": [0.0, 0.0]}
+    for algo in ("ar_mappo", "mat", "mappo"):
+        write_run(tmp_path / algo, "climbing", algo, curves, eval=ev, wall_seconds=1.0)
+    rows = rt.main([str(tmp_path / a) for a in ("ar_mappo", "mat", "mappo")])
+    assert [r["algo"] for r in rows] == ["ar_mappo (centralised execution)", "mat (centralised execution)", "mappo"]
+    capsys.readouterr()
+    matrix_table.main([str(tmp_path / a) for a in ("ar_mappo", "mappo")])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].startswith("| climbing | ar_mappo (centralised execution) |")
+    assert lines[3].startswith("| climbing | mappo |")
