@@ -27,7 +27,8 @@ TABLE_HEADER = ["date", "machine", "task", "algo", "seeds x envs x steps x updat
 @dataclasses.dataclass
 class Args:
     tasks: tuple[str, ...] = ("predator_prey_p1", "protoss_5v5")
-    algos: tuple[str, ...] = ("mappo", "agentmixer", "happo", "mat", "mat_dec")  # the first is the reference
+    # the first is the reference
+    algos: tuple[str, ...] = ("mappo", "agentmixer", "happo", "mat", "mat_dec", "ar_mappo")
     seeds: int = 8
     updates: int = 0  # 0: 5 on grid / SMAX tasks, 2 on MaMuJoCo
     repeats: int = 3

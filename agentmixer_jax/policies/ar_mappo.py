@@ -17,6 +17,11 @@ As the AgentMixer authors define it (LiZhYun/BackPropagationThroughAgents):
 - one policy and one trainer per agent (base_runner.py: `self.policy.append(...)` per agent_id): our preset sets
   `share_actor_params=False`; with shared actors the head's action weights are shared too.
 
+Two differences from their code, neither changing what any agent's update sees in distribution: each of their
+per-agent trainers draws its own random order per sample, here one order per sample serves every agent (agent i's
+loss reads only which agents precede it, so its marginal is the same uniform permutation); and their per-agent
+critics are one critic with a one-hot agent id here (as our MAPPO).
+
 The linear head on [features, masked actions] is written as the individual actors' head on the features plus a
 bias-free linear map of the masked actions (the same function and parameter count): `out.head` of MAPPO's actors
 is the first term, `ar_head` the second, initialised like the head (gain 0.01, as the authors' ACTLayer).
