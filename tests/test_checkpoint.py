@@ -15,6 +15,7 @@ SMALL = ["--seeds", "4", "--config.total-env-steps", "256", "--config.num-envs",
          "--no-progress"]
 
 
+@pytest.mark.slow  # make test's 15-minute budget (2026-12-04); the CLI's bitwise resume (test_cli.py) stays fast
 def test_saved_run_restores_and_repeats_its_evaluation(tmp_path):
     out = tmp_path / "run"
     summary = cli.main(["--env", "bridge", "--algo", "mappo", "--out", str(out), "--config.eval-episodes", "16",

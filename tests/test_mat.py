@@ -113,7 +113,10 @@ def test_mat_rejects_options_it_has_no_place_for():
         dataclasses.replace(CFG, mat_heads=3).validate()
 
 
-@pytest.mark.parametrize("algo", ["mat", pytest.param("mat_dec", marks=pytest.mark.slow)])
+# both under -m slow (make test's 15-minute budget, 2026-12-04): the shared PPO path trains without retracing in
+# test_ar_mappo.py / test_trainer.py; MAT's decoding and re-scoring tests above stay fast
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ["mat", "mat_dec"])
 def test_mat_trains_without_retracing(algo):
     chex.clear_trace_counter()  # the counter is keyed by function: the other parametrisation traced `run` too
     trainer = Trainer(envs.make("climbing"), dataclasses.replace(CFG, algo=algo, num_steps=1, total_env_steps=24))

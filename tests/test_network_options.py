@@ -210,6 +210,7 @@ def test_a_saved_policy_replays_with_its_statistics(tmp_path):
     assert not np.allclose(greedy(params), greedy(fresh))
 
 
+@pytest.mark.slow  # make test's 15-minute budget (2026-12-04)
 def test_recurrent_critic_replays_the_rollout_values_from_its_stored_state():
     """The loss re-runs the GRU critic over each sequence from the critic state at the rollout's start, with the
     same episode resets: its values equal the rollout's, and they differ when the state is not replayed."""

@@ -34,6 +34,8 @@ def test_same_seed_same_metrics(tiny_train):
     assert not np.allclose(a.metrics["policy_loss"], c.metrics["policy_loss"])
 
 
+# make test's 15-minute budget (2026-12-04); the scan's per-setting equality (test_scan.py) and SAC's twin stay fast
+@pytest.mark.slow
 def test_vmapped_learning_rates_match_separate_runs(tiny_train):
     hp, in_axes, combos = HParams().grid(lr=[1e-4, 3e-3])
     key = jax.random.PRNGKey(0)
