@@ -126,6 +126,25 @@ def test_ar_mappo_trains_without_retracing_and_moves_its_action_weights():
     assert max(jax.tree.leaves(moved)) > 0
 
 
+def test_authors_mode_rescores_under_new_orders_and_rollout_mode_under_the_acting_order():
+    """With every learning rate 0 the parameters never move, so the PPO ratios measure the re-scoring alone: under
+    the rollout's order they are 1 (approx_kl ~ 0, nothing clipped); under the authors' fresh random orders the
+    learner re-conditions each agent on other agents than it acted on, and the ratios leave 1."""
+    hp = HParams(lr=0.0, critic_lr=0.0).as_floats()
+    kl = {}
+    for order in ("random", "rollout"):
+        trainer = Trainer(envs.make("climbing"), dataclasses.replace(CFG, num_steps=1, total_env_steps=24,
+                                                                    ar_mappo_order=order))
+        state = trainer.init(jax.random.PRNGKey(0), hp)
+        params = {**state.learner.params, "ar_head": jax.tree.map(lambda w: w * 300.0,
+                                                                  state.learner.params["ar_head"])}
+        state = state.replace(learner=state.learner.replace(params=params))
+        _, m = jax.jit(trainer.run, static_argnums=1)(state, 1)
+        kl[order] = (float(np.max(m["approx_kl"])), float(np.max(m["clip_fraction"])))
+    assert kl["rollout"][0] < 1e-6 and kl["rollout"][1] == 0.0, kl
+    assert kl["random"][0] > 1e-3 and kl["random"][1] > 0.0, kl
+
+
 def _climbing(**cfg_overrides) -> dict:
     cfg, hp = preset("climbing", "ar_mappo")
     cfg = dataclasses.replace(cfg, **cfg_overrides)
