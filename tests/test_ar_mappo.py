@@ -14,9 +14,10 @@ import envs
 from agentmixer_jax import registry
 from agentmixer_jax.config import HParams, TrainConfig
 from agentmixer_jax.policies.ar_mappo import ARMAPPO, order_precedence, random_orders
-from agentmixer_jax.trainer import Trainer, make_train
+from agentmixer_jax.trainer import Trainer
 from envs.core import Box, Discrete, EnvSpec
 from experiments.presets import preset
+from tests.test_mat import _climbing
 
 N = 4
 CFG = TrainConfig(algo="ar_mappo", num_envs=8, num_steps=4, total_env_steps=8 * 4 * 3, update_epochs=2,
@@ -145,18 +146,10 @@ def test_authors_mode_rescores_under_new_orders_and_rollout_mode_under_the_actin
     assert kl["random"][0] > 1e-3 and kl["random"][1] > 0.0, kl
 
 
-def _climbing(**cfg_overrides) -> dict:
-    cfg, hp = preset("climbing", "ar_mappo")
-    cfg = dataclasses.replace(cfg, **cfg_overrides)
-    out = jax.jit(jax.vmap(make_train(envs.make("climbing"), cfg), in_axes=(0, None)))(
-        jax.random.split(jax.random.PRNGKey(2024), 64), hp.as_floats())
-    return {k: np.asarray(v) for k, v in out.eval.items()}
-
-
 @pytest.mark.slow
 def test_ar_mappo_learns_the_climbing_game():
     """64 seeds, the climbing preset (100 updates): untrained greedy pairs sit at a pure Nash equilibrium 2/9 of
     the time with mean payoff -3.9; AR-MAPPO must reach one on >= 50% of seeds (64% measured)."""
-    ev = _climbing()
+    ev = _climbing("ar_mappo")
     assert np.mean(ev["ce_epsilon"] == 0.0) >= 0.5, np.mean(ev["ce_epsilon"] == 0.0)
     assert ev["return"].mean() >= 5.0
