@@ -340,6 +340,17 @@ def parse_hline(spec: str) -> tuple[float, str]:
         raise ValueError(f"--hline {spec!r}: expected VALUE:LABEL, e.g. 0.5:random") from err
 
 
+def eval_kind(algos) -> str:
+    """How the plotted greedy evaluations act: decentralised, except algorithms the registry marks as executing
+    centrally (MAT, AR-MAPPO), which the label names."""
+    from agentmixer_jax import registry
+
+    central = sorted({a for a in algos if a in registry.ALGORITHMS and registry.get(a).centralised_execution})
+    if not central:
+        return "decentralised greedy evaluation"
+    return f"greedy evaluation, decentralised except {', '.join(central)}: centralised execution"
+
+
 def _title(runs: Sequence[Run]) -> str:
     def joined(xs):
         return "/".join(dict.fromkeys(xs))
@@ -423,7 +434,7 @@ def plot_curves(run_dirs: Sequence[Path | str], out: Path | str = "curves.png", 
             ax.set_title(f"{key}: {_title([r for r, _ in panel_runs]).split(': ', 1)[1]}", fontsize=9)
         ax.legend(fontsize=8, frameon=False)
     unit = "evaluations" if is_eval_metric(metric) else "updates"
-    ylabel = (f"{metric} (decentralised greedy evaluation)" if is_eval_metric(metric) else metric)
+    ylabel = (f"{metric} ({eval_kind(r.algo for r in runs)})" if is_eval_metric(metric) else metric)
     axes[0].set_ylabel(ylabel + (f" (moving average of {smooth_window} {unit})" if smooth_window > 1 else ""))
     band = "mean over seeds, 95% bootstrap CI" + ("" if is_eval_metric(metric) else f"; fill={fill}")
     if panels_by == "none":

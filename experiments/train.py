@@ -285,7 +285,10 @@ def _table(summary: dict):
     algo = summary["algo"]
     if algo.startswith("agentmixer"):  # which joint policy was trained (policies/agentmixer.py)
         algo += f" (pm_form={summary['config'].get('pm_form', 'gumbel')})"
-    title = f"{algo} on {summary['env']}: decentralised greedy evaluation, {seeds} seeds"
+    central = registry.get(summary["algo"]).centralised_execution  # MAT, AR-MAPPO: their greedy play is not CTDE
+    kind = ("CENTRALISED greedy evaluation (agents read others' inputs)" if central
+            else "decentralised greedy evaluation")
+    title = f"{algo} on {summary['env']}: {kind}, {seeds} seeds"
     if n_div:
         title += f" ({n_div} diverged, left out of the statistics and never counted as optimal)"
     beside = presets.MEASURED_BESIDE.get((summary["env"], summary["algo"]))

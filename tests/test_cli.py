@@ -283,3 +283,23 @@ def test_a_real_sigint_leaves_a_resumable_run(tmp_path):
     from agentmixer_jax.run_record import RunFolder
 
     assert RunFolder(out).latest_checkpoint() == summary["updates_done"]
+
+
+def test_the_summary_table_says_when_greedy_play_is_centralised():
+    """MAT and AR-MAPPO act on other agents' observations / actions: the CLI's table and the evaluation plots must
+    not call their greedy play decentralised."""
+    from rich.console import Console
+
+    from experiments.plot_curves import eval_kind
+
+    def title(algo):
+        summary = {"algo": algo, "env": "climbing", "seeds": 1, "diverged_per_seed": [False],
+                   "eval": {"return_per_seed": [1.0]}, "config": {}}
+        console = Console(record=True, width=300)
+        console.print(cli._table(summary))
+        return " ".join(console.export_text().split())
+
+    assert "CENTRALISED greedy evaluation" in title("ar_mappo") and "CENTRALISED" in title("mat")
+    assert "decentralised greedy evaluation" in title("mappo") and "CENTRALISED" not in title("mat_dec")
+    assert eval_kind(["mappo", "happo"]) == "decentralised greedy evaluation"
+    assert "except ar_mappo, mat: centralised execution" in eval_kind(["mat", "mappo", "ar_mappo", "old_algo"])
