@@ -106,9 +106,14 @@ def make_policy(name: str, spec, config) -> ActorCritic:
     return get(name).policy(spec, config)
 
 
-def table_name(name: str) -> str:
-    """`name` as result tables print it: marked "(centralised execution)" where the algorithm's greedy play needs
-    more than each agent's own observation (MAT, AR-MAPPO), so no table passes it off as decentralised. Names not
-    in the registry (runs of older versions) are printed as they are."""
+def executes_centrally(name: str) -> bool:
+    """Whether algorithm `name`'s greedy play needs more than each agent's own observation (MAT, AR-MAPPO); False
+    for names not in the registry (runs of older versions)."""
     algorithm = ALGORITHMS.get(name)
-    return f"{name} (centralised execution)" if algorithm is not None and algorithm.centralised_execution else name
+    return algorithm is not None and algorithm.centralised_execution
+
+
+def table_name(name: str) -> str:
+    """`name` as result tables print it: marked "(centralised execution)" where `executes_centrally`, so no table
+    passes it off as decentralised."""
+    return f"{name} (centralised execution)" if executes_centrally(name) else name

@@ -345,7 +345,7 @@ def eval_kind(algos) -> str:
     centrally (MAT, AR-MAPPO), which the label names."""
     from agentmixer_jax import registry
 
-    central = sorted({a for a in algos if a in registry.ALGORITHMS and registry.get(a).centralised_execution})
+    central = sorted({a for a in algos if registry.executes_centrally(a)})
     if not central:
         return "decentralised greedy evaluation"
     return f"greedy evaluation, decentralised except {', '.join(central)}: centralised execution"

@@ -285,7 +285,7 @@ def _table(summary: dict):
     algo = summary["algo"]
     if algo.startswith("agentmixer"):  # which joint policy was trained (policies/agentmixer.py)
         algo += f" (pm_form={summary['config'].get('pm_form', 'gumbel')})"
-    central = registry.get(summary["algo"]).centralised_execution  # MAT, AR-MAPPO: their greedy play is not CTDE
+    central = registry.executes_centrally(summary["algo"])  # MAT, AR-MAPPO: their greedy play is not CTDE
     kind = ("CENTRALISED greedy evaluation (agents read others' inputs)" if central
             else "decentralised greedy evaluation")
     title = f"{algo} on {summary['env']}: {kind}, {seeds} seeds"
