@@ -22,12 +22,18 @@ variant's runs before the next's would charge a drift to one of them. Reported: 
 seeds per variant, new / old of those medians, and the median over rounds of the within-round ratio (the paired
 figure, the least sensitive to drift). >= 0.98 means no slowdown from the chunked loop. Same preset, batch, seeds
 and updates for every variant.
+
+With `--concurrent`, the two variants `new` and `old` run simultaneously instead, each with XLA single-threaded
+and pinned to its own CPU core; each round starts one run of each at once and the cores swap from round to round
+(so a faster core favours neither). The paired ratio of a round then compares two runs made under the same
+conditions of the machine at the same moment. It measures the loop's cost at one thread per run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -40,6 +46,7 @@ import tyro
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE_SECTION = "## Trainer redesign: chunked loop against the one-closure runner"
+SINGLE_THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 TABLE_HEADER = ["date", "machine", "task", "algo", "seeds x envs x steps x updates", "new env steps/s",
                 "old env steps/s", "new / old", "old, default XLA flags", "command"]
 
@@ -66,6 +73,10 @@ class Args:
     """Also time the old code without the XLA CPU flag agentmixer_jax sets."""
     closure_variant: bool = False
     """Also time this tree's whole run as one compiled program (isolates the chunked loop's own cost)."""
+    concurrent: bool = False
+    """Time `new` and `old` AT THE SAME TIME, each single-threaded and pinned to its own core, swapping the
+    cores every round (needs 2+ cores; only those two variants). Both runs of a pair see the same machine, so a
+    drift of a shared machine cancels in the paired ratio (the noise that sequential timing cannot remove)."""
     record: bool = False
     """Append the rows to BENCHMARKS.md."""
     json: Path | None = None
@@ -155,13 +166,15 @@ class Worker:
     """One variant's `serve` process: its own tree's packages, its own XLA flags."""
 
     def __init__(self, tree: Path, xla_flags: str | None, task: str, algo: str, seeds: int, updates: int,
-                 num_envs: int, closure: bool = False):
+                 num_envs: int, closure: bool = False, core: int | None = None):
         env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "AGENTMIXER_JAX_KEEP_XLA_FLAGS")}
         env["PYTHONPATH"] = str(tree)
         if xla_flags is None:
             env["AGENTMIXER_JAX_KEEP_XLA_FLAGS"] = "1"  # the new package must not add its flag either
         else:
             env["XLA_FLAGS"] = xla_flags
+        if core is not None:  # one thread, on one core
+            env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {SINGLE_THREAD_FLAGS}".strip()
         # The tree's own packages only: drop the editable install's finder, which maps agentmixer_jax / envs /
         # experiments to this checkout (and would mix it into an older tree's namespace package).
         unhook = ("sys.meta_path[:] = [f for f in sys.meta_path if 'Editable' not in getattr(f, '__name__', '')]; "
@@ -174,9 +187,28 @@ class Worker:
         self.tree = tree
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=tree, env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True)
-        self.info = json.loads(self._expect("READY"))
+                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+                                     preexec_fn=None if core is None else (lambda: os.sched_setaffinity(0, {core})))
         self.times: list[float] = []
+        self.info: dict = {}
+
+    def ready(self) -> Worker:
+        """Wait for the compile and the untimed run."""
+        self.info = json.loads(self._expect("READY"))
+        return self
+
+    def pin(self, core: int) -> None:
+        """Move every thread of the worker to `core`."""
+        for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
+            os.sched_setaffinity(int(tid), {core})
+
+    def start(self) -> None:
+        self.proc.stdin.write("RUN\n")
+        self.proc.stdin.flush()
+
+    def finish(self) -> float:
+        self.times.append(float(self._expect("TIME")))
+        return self.times[-1]
 
     def _expect(self, prefix: str) -> str:
         for line in self.proc.stdout:
@@ -186,10 +218,8 @@ class Worker:
         raise RuntimeError(f"measurement in {self.tree} failed:\n{self.stderr.read()[-3000:]}")
 
     def time_one(self) -> float:
-        self.proc.stdin.write("RUN\n")
-        self.proc.stdin.flush()
-        self.times.append(float(self._expect("TIME")))
-        return self.times[-1]
+        self.start()
+        return self.finish()
 
     def result(self) -> dict:
         return {**self.info, "times": self.times, "sps": self.info["env_steps"] / statistics.median(self.times)}
@@ -209,7 +239,7 @@ def interleaved(variants: dict[str, tuple], repeats: int, **sizes) -> dict:
     workers: dict[str, Worker] = {}
     try:
         for name, (tree, flags, *closure) in variants.items():
-            workers[name] = Worker(tree, flags, **sizes, closure=bool(closure and closure[0]))
+            workers[name] = Worker(tree, flags, **sizes, closure=bool(closure and closure[0])).ready()
         names = list(workers)
         for r in range(repeats):
             for name in names[r % len(names):] + names[: r % len(names)]:
@@ -227,6 +257,61 @@ def interleaved(variants: dict[str, tuple], repeats: int, **sizes) -> dict:
         row["loop_paired_ratio"] = statistics.median(
             c / n for c, n in zip(row["new_closure"]["times"], row["new"]["times"]))
     return row
+
+
+def simultaneous(variants: dict[str, tuple], repeats: int, **sizes) -> dict:
+    """`new` against `old` (and against `new_closure` when given), two runs at once, single-threaded, on two
+    cores swapped every round. `paired_ratio`: the median, over pairs of rounds (each core assignment once), of
+    the geometric mean of old time / new time of the two runs made together in each round; `loop_paired_ratio`
+    likewise for new_closure / new."""
+    if repeats < 2 or repeats % 2:
+        raise SystemExit(f"--repeats {repeats}: --concurrent needs an even number of rounds (2 or more), one per "
+                         "core assignment of each pair")
+    if len(os.sched_getaffinity(0)) < 2:
+        raise SystemExit("--concurrent needs two CPU cores")
+    row = _pair(variants, "old", repeats, **sizes)
+    row["ratio"] = row["new"]["sps"] / row["old"]["sps"]
+    row["paired_ratio"] = _paired(row["old"]["times"], row["new"]["times"])
+    row["fastest_ratio"] = min(row["old"]["times"]) / min(row["new"]["times"])
+    if "new_closure" in variants:
+        loop = _pair(variants, "new_closure", repeats, **sizes)
+        row["new_closure"] = loop["new_closure"]
+        row["new_beside_closure"] = loop["new"]
+        row["loop_ratio"] = loop["new"]["sps"] / loop["new_closure"]["sps"]
+        row["loop_paired_ratio"] = _paired(loop["new_closure"]["times"], loop["new"]["times"])
+    row["concurrent"] = True
+    return row
+
+
+def _pair(variants: dict[str, tuple], other: str, repeats: int, **sizes) -> dict:
+    """`new` and `other` timed together, `repeats` rounds: {name: result}."""
+    cores = sorted(os.sched_getaffinity(0))[:2]
+    workers: dict[str, Worker] = {}
+    try:
+        for i, name in enumerate(("new", other)):  # both compile at once, one core each
+            tree, flags, *closure = variants[name]
+            workers[name] = Worker(tree, flags, **sizes, closure=bool(closure and closure[0]), core=cores[i])
+        for w in workers.values():
+            w.ready()
+        for r in range(repeats):
+            for i, name in enumerate(("new", other)):
+                workers[name].pin(cores[(i + r) % 2])
+            for w in workers.values():
+                w.start()
+            for w in workers.values():
+                w.finish()
+        return {name: w.result() for name, w in workers.items()}
+    finally:
+        for w in workers.values():
+            w.close()
+
+
+def _paired(reference: list[float], new: list[float]) -> float:
+    """Median over pairs of rounds of the geometric mean of reference / new. The two cores need not be equally
+    fast (on the 2-core VM one ran 10-15% slower): each round's ratio carries that factor, inverted in the next
+    round, and the geometric mean of rounds 2k and 2k+1 cancels it."""
+    per_round = [r / n for r, n in zip(reference, new)]
+    return statistics.median(math.sqrt(a * b) for a, b in zip(per_round[::2], per_round[1::2]))
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -247,8 +332,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         variants["old_default_flags"] = (old_tree, None)
                     if args.closure_variant:
                         variants["new_closure"] = (ROOT, XLA_CPU_FLAG, True)
-                    row = interleaved(variants, args.repeats, task=task, algo=algo, seeds=args.seeds,
-                                      updates=updates, num_envs=num_envs)
+                    measure = simultaneous if args.concurrent else interleaved
+                    row = measure(variants, args.repeats, task=task, algo=algo, seeds=args.seeds,
+                                  updates=updates, num_envs=num_envs)
                     rows.append(row)
                     _print_row(row)
         finally:
@@ -280,10 +366,14 @@ def _markdown(row: dict, args: Args) -> str:
     n, o = row["new"], row["old"]
     flags = f"{row['old_default_flags']['sps']:,.0f}" if "old_default_flags" in row else "-"
     cmd = (f"`python -m experiments.bench_trainer --old {args.old} --tasks {n['task']} --algos {n['algo']} "
-           f"--seeds {args.seeds} --repeats {args.repeats}`")
+           f"--seeds {args.seeds}" + (f" --updates {args.updates}" if args.updates else "")
+           + f" --repeats {args.repeats}" + (" --concurrent" if row.get("concurrent") else "")
+           + (" --closure-variant" if "loop_ratio" in row else "") + "`")
     ratio = f"{row['ratio']:.3f}" + (f" (paired {row['paired_ratio']:.3f})" if "paired_ratio" in row else "")
     if "fastest_ratio" in row:
         ratio += f" (fastest {row['fastest_ratio']:.3f})"
+    if row.get("concurrent"):
+        cmd += " (simultaneous pairs, one pinned core each)"
     if "loop_ratio" in row:
         ratio += (f"; chunked / one program {row['loop_ratio']:.3f} (paired {row['loop_paired_ratio']:.3f}, "
                   f"{row['new_closure']['sps']:,.0f} as one program)")
