@@ -75,7 +75,8 @@ class Args:
     """Also time this tree's whole run as one compiled program (isolates the chunked loop's own cost)."""
     concurrent: bool = False
     """Time `new` and `old` AT THE SAME TIME, each single-threaded and pinned to its own core, swapping the
-    cores every round (needs 2+ cores; only those two variants). Both runs of a pair see the same machine, so a
+    cores every round (needs 2+ cores). Times those two only; with `--closure-variant`, `new` beside the one-program
+    variant in a second pair; the flag variant is not timed. Both runs of a pair see the same machine, so a
     drift of a shared machine cancels in the paired ratio (the noise that sequential timing cannot remove)."""
     record: bool = False
     """Append the rows to BENCHMARKS.md."""
