@@ -3,6 +3,7 @@ init, Huber loss, value clipping) at equal budgets: one CLI run per task x varia
 
     python -m experiments.ablate_networks --tasks protoss_5v5 --seeds 8 --steps 192000
     python -m experiments.ablate_networks --tasks protoss_5v5 --table-only      # re-read the run folders
+    python -m experiments.ablate_networks --tasks jaxmarl_smacv2_5_units --variants jaxmarl jaxmarl_inputs
 
 Every run is an ordinary run folder under OUT/TASK/ALGO-VARIANT (so `results_table` and `plot_curves` read them).
 The table gives, per variant, the interquartile mean (IQM: the mean of the middle 50% of seeds) of the greedy
@@ -25,10 +26,17 @@ from agentmixer_jax import stats
 # these options. Every variant states normalize-inputs, since the SMACv2 stand-in and predator-prey presets
 # now turn it on (chosen by this ablation): the commands in RESULTS.md keep measuring the same thing.
 _OFF = {"normalize-inputs": "False"}
-# keys starting "hp." are HParams (`--hp.NAME`), the others TrainConfig fields (`--config.NAME`)
+# keys starting "hp." are HParams (`--hp.NAME`), the others TrainConfig fields (`--config.NAME`). JaxMARL's values
+# are those the held-out comparison of issue 17 ran (jaxmarl 0.2.0's baselines/MAPPO/mappo_rnn_smax.py and its
+# config/mappo_homogenous_rnn_smax.yaml); the yaml has changed since (FLAIROx/JaxMARL @ 039acc3: lr 4e-3, clip
+# 0.05, ent 0.01, vf_coef 0.5).
 _JAXMARL_HP = {"num-envs": "128", "num-steps": "128", "update-epochs": "4", "num-minibatches": "4",
                "anneal-lr": "True", "weight-init": "orthogonal", "hp.lr": "2e-3", "hp.critic-lr": "2e-3",
                "hp.ent-coef": "0", "hp.clip-eps": "0.2", "hp.max-grad-norm": "0.25"}
+# their actor Dense(128) -> GRU(128) -> Dense(128) -> logits without an agent id, critic the same on the state
+_JAXMARL_NETWORKS = {"recurrent": "True", "recurrent-critic": "True", "gru-dense": "True", "agent-id": "False",
+                     "hidden-sizes": "128", "critic-hidden-sizes": "128", "gru-size": "128"}
+_FF_128 = {"hidden-sizes": "128 128", "critic-hidden-sizes": "128 128"}
 VARIANTS: dict[str, dict[str, str]] = {
     "today": {**_OFF},
     "value_norm": {**_OFF, "value-norm": "True"},
@@ -45,17 +53,21 @@ VARIANTS: dict[str, dict[str, str]] = {
     # 128 steps, 4 epochs x 4 minibatches, lr 2e-3 annealed, ent 0, clip 0.2 (ratio and value), grad clip 0.25,
     # width 128, orthogonal init; "jaxmarl_ff" keeps our feed-forward actor / critic (two 128-wide layers) to
     # separate the hyperparameters from the GRU networks, "jaxmarl" adds their networks (`--network jaxmarl`).
-    "jaxmarl_ff": {**_OFF, **_JAXMARL_HP, "hidden-sizes": "128 128", "critic-hidden-sizes": "128 128"},
-    "jaxmarl": {**_OFF, **_JAXMARL_HP, "recurrent": "True", "recurrent-critic": "True", "gru-dense": "True",
-                "agent-id": "False", "hidden-sizes": "128", "critic-hidden-sizes": "128", "gru-size": "128"},
+    "jaxmarl_ff": {**_OFF, **_JAXMARL_HP, **_FF_128},
+    "jaxmarl": {**_OFF, **_JAXMARL_HP, **_JAXMARL_NETWORKS},
+    # the same, with our running input normalisation (of the observations and of the critic's state)
+    "jaxmarl_ff_inputs": {**_JAXMARL_HP, **_FF_128, "normalize-inputs": "True"},
+    "jaxmarl_inputs": {**_JAXMARL_HP, **_JAXMARL_NETWORKS, "normalize-inputs": "True"},
 }
 
 # variants whose option list is too long for the table's column: what it shows instead
 LABELS = {"jaxmarl_ff": "JaxMARL's hyperparameters (see VARIANTS), our feed-forward networks at width 128",
-          "jaxmarl": "JaxMARL's hyperparameters and networks (GRU actor and critic, no agent id)"}
+          "jaxmarl": "JaxMARL's hyperparameters and networks (GRU actor and critic, no agent id)",
+          "jaxmarl_ff_inputs": "jaxmarl_ff + normalize-inputs=True",
+          "jaxmarl_inputs": "jaxmarl + normalize-inputs=True"}
 
 # task prefix -> the evaluation statistic the table reports
-EVAL_METRIC = {"protoss": "win_rate", "terran": "win_rate", "zerg": "win_rate"}
+EVAL_METRIC = {"protoss": "win_rate", "terran": "win_rate", "zerg": "win_rate", "jaxmarl": "win_rate"}
 
 
 @dataclasses.dataclass
@@ -126,6 +138,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, str]]:
     unknown = sorted(set(args.variants) - set(VARIANTS))
     if unknown:
         raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    if any(task.startswith("jaxmarl_") for task in args.tasks):  # JaxMARL's own SMAX maps (the `bench` extra)
+        from envs.jaxmarl_smax import register_tasks
+
+        register_tasks()
     if not args.table_only:
         from experiments import train
 
