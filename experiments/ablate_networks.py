@@ -26,10 +26,9 @@ from agentmixer_jax import stats
 # these options. Every variant states normalize-inputs, since the SMACv2 stand-in and predator-prey presets
 # now turn it on (chosen by this ablation): the commands in RESULTS.md keep measuring the same thing.
 _OFF = {"normalize-inputs": "False"}
-# keys starting "hp." are HParams (`--hp.NAME`), the others TrainConfig fields (`--config.NAME`). JaxMARL's values
-# are those the held-out comparison of issue 17 ran (jaxmarl 0.2.0's baselines/MAPPO/mappo_rnn_smax.py and its
-# config/mappo_homogenous_rnn_smax.yaml); the yaml has changed since (FLAIROx/JaxMARL @ 039acc3: lr 4e-3, clip
-# 0.05, ent 0.01, vf_coef 0.5).
+# keys starting "hp." are HParams (`--hp.NAME`), the others TrainConfig fields (`--config.NAME`). JaxMARL's values:
+# baselines/MAPPO/config/mappo_homogenous_rnn_smax.yaml at FLAIROx/JaxMARL c793d09, the same as issue 17's
+# held-out comparison ran with jaxmarl 0.2.0 (an older commit, 039acc3, had lr 4e-3, clip 0.05, ent 0.01).
 _JAXMARL_HP = {"num-envs": "128", "num-steps": "128", "update-epochs": "4", "num-minibatches": "4",
                "anneal-lr": "True", "weight-init": "orthogonal", "hp.lr": "2e-3", "hp.critic-lr": "2e-3",
                "hp.ent-coef": "0", "hp.clip-eps": "0.2", "hp.max-grad-norm": "0.25"}
