@@ -121,10 +121,6 @@ class JaxMARLSMAX(MultiAgentEnv[Any, JaxMARLParams]):
         )
 
 
-def make(map_name: str = "smacv2_5_units", **env_kwargs) -> JaxMARLSMAX:
-    return JaxMARLSMAX(map_name, **env_kwargs)
-
-
 def smacv2_5_units(**env_kwargs) -> JaxMARLSMAX:
     return JaxMARLSMAX("smacv2_5_units", **env_kwargs)
 

@@ -21,6 +21,7 @@ import numpy as np
 import tyro
 
 from agentmixer_jax import stats
+from experiments.presets import NETWORKS
 
 # variant -> TrainConfig overrides (CLI spelling) over the env preset. "today" is the library as it was before
 # these options. Every variant states normalize-inputs, since the SMACv2 stand-in and predator-prey presets
@@ -32,9 +33,16 @@ _OFF = {"normalize-inputs": "False"}
 _JAXMARL_HP = {"num-envs": "128", "num-steps": "128", "update-epochs": "4", "num-minibatches": "4",
                "anneal-lr": "True", "weight-init": "orthogonal", "hp.lr": "2e-3", "hp.critic-lr": "2e-3",
                "hp.ent-coef": "0", "hp.clip-eps": "0.2", "hp.max-grad-norm": "0.25"}
-# their actor Dense(128) -> GRU(128) -> Dense(128) -> logits without an agent id, critic the same on the state
-_JAXMARL_NETWORKS = {"recurrent": "True", "recurrent-critic": "True", "gru-dense": "True", "agent-id": "False",
-                     "hidden-sizes": "128", "critic-hidden-sizes": "128", "gru-size": "128"}
+
+
+def _cli(overrides: dict) -> dict[str, str]:
+    """TrainConfig overrides {field: value} in this table's CLI spelling {field-name: "value"}."""
+    return {k.replace("_", "-"): " ".join(map(str, v)) if isinstance(v, tuple) else str(v)
+            for k, v in overrides.items()}
+
+
+# their networks, as `--network jaxmarl` sets them (experiments/presets.py NETWORKS)
+_JAXMARL_NETWORKS = _cli(NETWORKS["jaxmarl"])
 _FF_128 = {"hidden-sizes": "128 128", "critic-hidden-sizes": "128 128"}
 VARIANTS: dict[str, dict[str, str]] = {
     "today": {**_OFF},

@@ -97,14 +97,21 @@ def time_interleaved(env, setups: dict, seeds: int, updates: int, repeats: int, 
         whole_run()  # untimed: first-run effects
         programs[name] = (whole_run, cfg)
         print(f"compiled {label} / {name}", flush=True)
-    times = {v: [] for v in programs}
-    names = list(programs)
+    times = time_rounds({v: run for v, (run, _) in programs.items()}, repeats)
+    return {v: (times[v], programs[v][1]) for v in programs}
+
+
+def time_rounds(runs: dict, repeats: int) -> dict[str, list[float]]:
+    """{name: callable} -> {name: seconds per round}: `repeats` rounds of one call of each, the order rotating
+    per round (so a drift of the machine charges no name more than another)."""
+    names = list(runs)
+    times = {v: [] for v in names}
     for r in range(repeats):
         for v in names[r % len(names):] + names[: r % len(names)]:
             t0 = time.perf_counter()
-            programs[v][0]()
+            runs[v]()
             times[v].append(time.perf_counter() - t0)
-    return {v: (times[v], programs[v][1]) for v in names}
+    return times
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

@@ -21,7 +21,6 @@ import dataclasses
 import importlib.util
 import statistics
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -95,6 +94,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = tyro.cli(Args, args=argv)
     import agentmixer_jax  # noqa: F401  (before JAX starts: its XLA:CPU flag then holds for both trainers)
     from envs.jaxmarl_smax import register_tasks
+    from experiments.bench_networks import time_rounds
     from experiments.benchmarks_md import device_name
 
     register_tasks()
@@ -110,13 +110,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for name, (run, _, _) in programs.items():
         run()  # untimed: first-run effects
         print(f"compiled and ran {name}", flush=True)
+    times = time_rounds({n: run for n, (run, _, _) in programs.items()}, args.repeats)
     names = list(programs)
-    times = {n: [] for n in names}
-    for r in range(args.repeats):
-        for n in names[r % len(names):] + names[:r % len(names)]:
-            t0 = time.perf_counter()
-            programs[n][0]()
-            times[n].append(time.perf_counter() - t0)
     rows = []
     reference = programs[names[0]][1] / statistics.median(times[names[0]])
     for n in names:
