@@ -533,7 +533,8 @@ class _Run:
         finally:
             reporter.stop()
         if self.done < U:  # Ctrl-C
-            self._save_checkpoint(state)
+            if self.folder.latest_checkpoint() != self.done:  # unless the chunk's periodic checkpoint just saved it
+                self._save_checkpoint(state)
             self._write_summary("interrupted")
             console.print(f"[yellow]interrupted[/yellow] at update {self.done}/{U}; checkpoint saved. Resume with:\n"
                           f"  python -m experiments.train --resume {self.folder.path}", highlight=False)

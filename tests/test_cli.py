@@ -257,6 +257,31 @@ def test_resume_takes_no_other_settings(tmp_path, capsys):
     assert "no summary.json" in capsys.readouterr().err
 
 
+def test_ctrl_c_in_a_chunk_that_ends_on_a_periodic_checkpoint(tmp_path, monkeypatch):
+    """Ctrl-C during the chunk that ends at update 6 with --checkpoint-every 6: the periodic checkpoint is the
+    interrupted run's (saving update 6 twice made orbax fail the run)."""
+    import signal
+
+    from agentmixer_jax import reporting
+    from agentmixer_jax.run_record import RunFolder
+
+    report = reporting.Reporter.__call__
+
+    def ctrl_c_at_6(self, done, metrics, diverged=0):
+        report(self, done, metrics, diverged)
+        if done == 6:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(reporting.Reporter, "__call__", ctrl_c_at_6)
+    out = tmp_path / "cut"
+    argv = list(INTERRUPT_ARGS)
+    argv[argv.index("--checkpoint-every") + 1] = "6"
+    assert _exit_code([*argv, "--out", str(out)]) == 130
+    cut = json.loads((out / "summary.json").read_text())
+    assert cut["status"] == "interrupted" and cut["updates_done"] == 6
+    assert RunFolder(out).latest_checkpoint() == 6
+
+
 def test_a_real_sigint_leaves_a_resumable_run(tmp_path):
     """The same through the operating system: SIGINT to a training process after its first progress line."""
     import os
