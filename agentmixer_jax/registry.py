@@ -27,6 +27,13 @@ _MAT_DEFAULTS = {"value_norm": True, "value_loss": "huber"}
 _AR_DEFAULTS = {"pm_form": "autoregressive", "igc_exact": True, "ar_reference": "probs", "ar_distill": "hard"}
 
 
+# The authors' AgentMixer builds one policy (actor and critic) per agent and one Policy Modifier shared by all
+# (LiZhYun/BackPropagationThroughAgents bta/runner/temporal/base_runner.py @ 13607d0, lines 158-170 `self.policy`
+# and 193-194 `Action_Attention`; last changed 78c68f4): per-agent actors here too. Our critic stays one network
+# with agent ids. Before 2026-12-04 this preset shared the actor (RESULTS.md says which rows).
+_AUTHORS_DEFAULTS = {"pm_form": "authors", "share_actor_params": False}
+
+
 # AR-MAPPO: one actor per agent, as the authors' runner builds them (bta/runner/ar/base_runner.py). Their AR scripts
 # (bta/scripts/ar/matrix/lumi/train_matrix_c.sh @ 47dd169, ar/mujoco/lumi/train_mujoco.sh @ 162ade3) pass the same
 # rollout / epoch / learning-rate settings as their runs of the other algorithms, so the env presets apply unchanged.
@@ -52,7 +59,7 @@ ALGORITHMS: dict[str, Algorithm] = {
                   "joint ratio, centralised critic"),
         Algorithm("agentmixer_authors", make_agentmixer, PPO,
                   "AgentMixer exactly as the authors' code runs it (pm_form=authors; a product policy on one-state "
-                  "games) with their per-task settings", config_defaults={"pm_form": "authors"}),
+                  "games; one actor per agent) with their per-task settings", config_defaults=_AUTHORS_DEFAULTS),
         Algorithm("agentmixer_joint", make_agentmixer, PPO,
                   "AgentMixer with a Policy Modifier over joint actions (pm_form=joint), IGC by distillation; "
                   "tasks with up to pm_joint_max joint actions", config_defaults={"pm_form": "joint"}),

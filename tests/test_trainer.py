@@ -251,6 +251,8 @@ def test_presets_and_cli_derive_their_algorithms_from_the_registry():
     assert cfg.pm_form == "joint"  # per-algorithm presets may set TrainConfig fields too
     authors, authors_hp = presets.preset("penalty", "agentmixer_authors")
     assert (authors.pm_form, authors.tau_schedule, authors_hp.pm_y) == ("authors", "cosine", 0.5)
+    assert authors.share_actor_params is False  # one actor per agent, as the authors' runner builds them
+    assert presets.preset("penalty", "agentmixer")[0].share_actor_params is True
     assert presets.preset("climbing", "mappo")[1].pm_lr == HParams().pm_lr
 
 
