@@ -109,6 +109,10 @@ class TrainConfig:
     # (their exact form), joint (a PM over the product action space), autoregressive (agent i's PM term reads a_<i)
     pm_form: PMForm = "gumbel"
     pm_joint_max: int = 4096  # pm_form=joint: the largest product action space (A ** N joint actions) allowed
+    # pm_form=joint with PPO: the probability that a step is acted (and re-scored) by the product of the individual
+    # policies, the PM term off, so that the individual policies also learn from their own decentralised play
+    # (ours, issue 12: the joint's conditionals do not carry into decentralised play under partial observability)
+    pm_dropout: float = 0.0
     ar_reference: Literal["mode", "probs"] = "mode"  # pm_form=autoregressive with igc_exact: the reference r_<i
     ar_distill: Literal["soft", "hard"] = "soft"  # pm_form=autoregressive: distil onto the conditionals or the decode
     tau_schedule: TauSchedule = "constant"  # AgentMixer, discrete: gumbel_tau over training (the authors' decay_id)
@@ -206,6 +210,13 @@ class TrainConfig:
             raise ValueError(f"igc_exact=True belongs to pm_form='gumbel' or 'autoregressive'; pm_form="
                              f"{self.pm_form!r} "
                              "has its own consistency rule (see policies/agentmixer.py): leave igc_exact off")
+        if not 0.0 <= self.pm_dropout < 1.0:
+            raise ValueError(f"pm_dropout={self.pm_dropout}: a probability in [0, 1) (at 1 the Policy "
+                             "Modifier would never act)")
+        if self.pm_dropout > 0 and (self.pm_form != "joint" or registry.get(self.algo).learner.__name__ != "PPO"):
+            raise ValueError(f"pm_dropout={self.pm_dropout} belongs to pm_form='joint' trained by PPO (algo="
+                             f"'agentmixer_joint'); algo={self.algo!r} with pm_form={self.pm_form!r}: set pm_dropout "
+                             "to 0")
         if self.pm_form == "authors" and self.covariance != "diag":
             raise ValueError(f"pm_form='authors' has a diagonal exploration scale (their Normal(means, std)); "
                              f"covariance={self.covariance!r} is ours: use covariance='diag' or pm_form='gumbel'")

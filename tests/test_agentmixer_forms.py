@@ -198,6 +198,38 @@ def test_autoregressive_hard_distillation_is_the_cross_entropy_to_the_joint_deco
     assert int(decode[0]) == int(jnp.argmax(out.head[0]))  # the first agent's conditional is its own policy
 
 
+def test_pm_dropout_acts_by_the_product_on_dropped_steps_and_rescores_each_step_under_its_own_policy():
+    policy, params, out, state = _setup("joint", pm_dropout=0.5)
+    keys = jax.random.split(jax.random.PRNGKey(4), 2000)
+    steps = jax.jit(jax.vmap(lambda k: policy.act(params, out, state, MASK, k, HP)))(keys)
+    dropped = np.asarray(steps.extras)
+    assert 0.45 < dropped.mean() < 0.55  # the draw is stored with the step
+    np.testing.assert_allclose(np.asarray(steps.metrics["pm_dropped"]), dropped)
+    score = jax.jit(jax.vmap(lambda a, x: policy.evaluate(params, out, state, MASK, a, x, HP)[0][0]))
+    np.testing.assert_allclose(score(steps.action, steps.extras), steps.log_prob[:, 0], rtol=1e-5, atol=1e-5)
+    # dropped steps are scored by the product of the individual policies, kept steps by the joint (which the
+    # perturbed PM makes differ from the product, so this could fail)
+    ind = np.asarray(jax.nn.log_softmax(out.head, -1))
+    product = ind[np.arange(3), np.asarray(steps.action)].sum(-1)
+    lp = np.asarray(steps.log_prob[:, 0])
+    np.testing.assert_allclose(lp[dropped], product[dropped], rtol=1e-4, atol=1e-4)
+    assert np.abs(lp[~dropped] - product[~dropped]).max() > 1e-2
+    # the distillation target is the joint's, dropped or not
+    one = steps.action[0]
+    aux_kept = policy.evaluate(params, out, state, MASK, one, jnp.bool_(False), HP)[2]
+    aux_dropped = policy.evaluate(params, out, state, MASK, one, jnp.bool_(True), HP)[2]
+    np.testing.assert_allclose(float(aux_kept), float(aux_dropped), rtol=1e-6)
+
+
+def test_pm_dropout_is_rejected_where_it_cannot_work():
+    with pytest.raises(ValueError, match="pm_dropout=1.0: a probability in"):
+        TrainConfig(algo="agentmixer_joint", pm_form="joint", pm_dropout=1.0).validate()
+    with pytest.raises(ValueError, match="pm_dropout=0.5 belongs to pm_form='joint' trained by PPO"):
+        TrainConfig(algo="agentmixer_authors", pm_form="authors", pm_dropout=0.5).validate()
+    with pytest.raises(ValueError, match="pm_dropout=0.5 belongs to"):
+        TrainConfig(algo="agentmixer_sac", pm_form="joint", pm_dropout=0.5).validate()
+
+
 def test_joint_mode_breaks_ties_toward_the_individual_policies():
     policy = AgentMixerJoint(EnvSpec(num_agents=2, obs_dim=3, state_dim=4, action_space=Discrete(2)),
                              TrainConfig(algo="agentmixer", pm_form="joint"))

@@ -295,7 +295,9 @@ class AgentMixerJoint(DistilledJointForm):
 
     IGC by distillation: with m the joint's mode, each individual policy is pulled toward the joint's conditional
     at the mode, KL(p(a_i | m_-i) || pi_i) with weight `distill_coef`, so the tuple of individual modes becomes the
-    joint's mode. Tie rule: joint actions within `tie_tol` nats of the best count as tied, and the tie goes to the
+    joint's mode. With `pm_dropout` p > 0 (ours) each step is acted with probability p by the product of the
+    individual policies instead (the PM term off; the draw is stored and the step re-scored under the same
+    policy), so the PPO gradient also reaches the individual policies from their own decentralised play. Tie rule: joint actions within `tie_tol` nats of the best count as tied, and the tie goes to the
     one the individual policies already prefer (the largest sum of log pi_i), so tied optima become a commitment
     instead of flipping. Greedy evaluation reports the individual modes and (`joint_`) the joint's mode.
     """
@@ -320,7 +322,7 @@ class AgentMixerJoint(DistilledJointForm):
         base = jnp.sum(logp[agents, self.combos], -1)
         b = self.pm.apply({"params": params["pm"]}, self.pm_features(out, None, state, mask))
         available = jnp.all(mask[agents, self.combos], -1)
-        return jnp.where(available, base + jnp.sum(b, 0), -1e9), base
+        return jnp.where(available, base + jnp.sum(b, 0), -1e9), jnp.where(available, base, -1e9)
 
     def joint_mode(self, z: Array, base: Array, tie_tol: Array) -> Array:
         """() index of the joint mode; among joint actions within tie_tol of the best, the individuals' favourite."""
@@ -335,14 +337,23 @@ class AgentMixerJoint(DistilledJointForm):
 
     def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams) -> PolicyStep:
         z, base = self.joint_logits(params, out, state, mask)
-        j = jax.random.categorical(key, z)
         mode = self.combos[self.joint_mode(z, base, hp.tie_tol)]
         metrics = {"mode_consistency": jnp.all(mode == jnp.argmax(out.head, -1)).astype(jnp.float32)}
-        return PolicyStep(self.combos[j], jax.nn.log_softmax(z)[j][None], (), metrics)
+        if self.config.pm_dropout > 0:  # () this step acts by the product of the individual policies (stored)
+            key, k_drop = jax.random.split(key)
+            dropped = jax.random.bernoulli(k_drop, self.config.pm_dropout)
+            z = jnp.where(dropped, base, z)
+            metrics["pm_dropped"] = dropped.astype(jnp.float32)
+            extras = dropped
+        else:
+            extras = ()
+        j = jax.random.categorical(key, z)
+        return PolicyStep(self.combos[j], jax.nn.log_softmax(z)[j][None], extras, metrics)
 
     def evaluate(self, params, out: ActorOutput, state: Array, mask: Array, action: Array, extras, hp: HParams):
         z, base = self.joint_logits(params, out, state, mask)
-        logp_joint = jax.nn.log_softmax(z)
+        behaviour = z if self.config.pm_dropout == 0 else jnp.where(extras, base, z)  # the policy that acted
+        logp_joint = jax.nn.log_softmax(behaviour)
         log_prob = logp_joint[jnp.sum(action * self.strides)][None]
         entropy = -jnp.sum(jnp.exp(logp_joint) * logp_joint)[None]
         target = jax.nn.softmax(jax.lax.stop_gradient(
