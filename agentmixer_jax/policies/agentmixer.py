@@ -297,9 +297,10 @@ class AgentMixerJoint(DistilledJointForm):
     at the mode, KL(p(a_i | m_-i) || pi_i) with weight `distill_coef`, so the tuple of individual modes becomes the
     joint's mode. With `pm_dropout` p > 0 (ours) each step is acted with probability p by the product of the
     individual policies instead (the PM term off; the draw is stored and the step re-scored under the same
-    policy), so the PPO gradient also reaches the individual policies from their own decentralised play. Tie rule: joint actions within `tie_tol` nats of the best count as tied, and the tie goes to the
-    one the individual policies already prefer (the largest sum of log pi_i), so tied optima become a commitment
-    instead of flipping. Greedy evaluation reports the individual modes and (`joint_`) the joint's mode.
+    policy), so the PPO gradient also reaches the individual policies from their own decentralised play.
+    Tie rule: joint actions within `tie_tol` nats of the best count as tied, and the tie goes to the one the
+    individual policies already prefer (the largest sum of log pi_i), so tied optima become a commitment instead
+    of flipping. Greedy evaluation reports the individual modes and (`joint_`) the joint's mode.
     """
 
     def __init__(self, spec: EnvSpec, config: TrainConfig):
