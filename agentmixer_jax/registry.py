@@ -30,7 +30,7 @@ _AR_DEFAULTS = {"pm_form": "autoregressive", "igc_exact": True, "ar_reference": 
 # The authors' AgentMixer builds one policy (actor and critic) per agent and one Policy Modifier shared by all
 # (LiZhYun/BackPropagationThroughAgents bta/runner/temporal/base_runner.py @ 13607d0, lines 158-170 `self.policy`
 # and 193-194 `Action_Attention`; last changed 78c68f4): per-agent actors here too. Our critic stays one network
-# with agent ids. Before 2026-12-04 this preset shared the actor (RESULTS.md says which rows).
+# with agent ids. Before 2026-12-05 this preset shared the actor (RESULTS.md says which rows).
 _AUTHORS_DEFAULTS = {"pm_form": "authors", "share_actor_params": False}
 
 
