@@ -481,13 +481,17 @@ class _Run:
                                          str(self.folder.path), console, run_id=self.summary.get("wandb_id"))
             reporter = Reporter(U, self.cfg.batch_size * args.seeds, f"{args.algo}/{args.env}", self.wandb, console,
                                 show=args.progress, num_seeds=args.seeds)
-            t0 = time.perf_counter()
-            with reporter.compiling("the training programs"):
-                self.seeds.compile(self.hp, (chunk, U % chunk) if U % chunk else (chunk,))
-            self.compile_s += time.perf_counter() - t0
-            state = self._restore() if args.resume is not None else self.seeds.init(self.seeds.keys(args.seed),
-                                                                                   self.hp)
+            # the stop flag covers compiling too: a process started in the background from a script inherits
+            # SIGINT ignored, and without our handler a Ctrl-C (kill -INT) while compiling was lost
             with StopFlag(console) as stop:
+                t0 = time.perf_counter()
+                with reporter.compiling("the training programs"):
+                    self.seeds.compile(self.hp, (chunk, U % chunk) if U % chunk else (chunk,))
+                self.compile_s += time.perf_counter() - t0
+                if stop.requested:
+                    return self._interrupted_before_training()
+                state = self._restore() if args.resume is not None else self.seeds.init(
+                    self.seeds.keys(args.seed), self.hp)
                 return self._loop(state, reporter, stop)
         except KeyboardInterrupt:  # a second Ctrl-C: abort now, the newest checkpoint (if any) stays
             last = self.folder.latest_checkpoint()
@@ -502,6 +506,15 @@ class _Run:
             console.print(f"[red]error:[/red] the run failed: {type(err).__name__}: {err} (summary marked failed in "
                           f"{self.folder.summary_path})", highlight=False)
             raise
+
+    def _interrupted_before_training(self):
+        """Ctrl-C while compiling: nothing new was trained; the newest checkpoint (if any) stays."""
+        last = self.folder.latest_checkpoint()
+        self._write_summary("interrupted", error="Ctrl-C while compiling, before training")
+        hint = (f"resume from update {last}: python -m experiments.train --resume {self.folder.path}"
+                if last is not None else "no checkpoint was saved; start the run again")
+        self.console.print(f"[yellow]interrupted[/yellow] while compiling; {hint}", highlight=False)
+        raise SystemExit(EXIT_INTERRUPTED)
 
     def _loop(self, state, reporter, stop: StopFlag) -> dict:
         import jax

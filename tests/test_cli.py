@@ -282,6 +282,30 @@ def test_ctrl_c_in_a_chunk_that_ends_on_a_periodic_checkpoint(tmp_path, monkeypa
     assert RunFolder(out).latest_checkpoint() == 6
 
 
+def test_ctrl_c_while_compiling_stops_before_training_even_with_sigint_ignored(tmp_path, monkeypatch):
+    """A process started with `&` from a script inherits SIGINT ignored; a Ctrl-C (kill -INT) while compiling was
+    then lost and the run trained to its end."""
+    import signal
+
+    from agentmixer_jax.trainer import Seeds
+
+    compile_ = Seeds.compile
+
+    def compile_then_ctrl_c(self, *args, **kwargs):
+        compile_(self, *args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(Seeds, "compile", compile_then_ctrl_c)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        out = tmp_path / "cut"
+        assert _exit_code([*INTERRUPT_ARGS, "--out", str(out)]) == 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    cut = json.loads((out / "summary.json").read_text())
+    assert cut["status"] == "interrupted" and cut["updates_done"] == 0 and "compiling" in cut["error"]
+
+
 def test_a_real_sigint_leaves_a_resumable_run(tmp_path):
     """The same through the operating system: SIGINT to a training process after its first progress line."""
     import os
