@@ -488,18 +488,13 @@ class _Run:
                 with reporter.compiling("the training programs"):
                     self.seeds.compile(self.hp, (chunk, U % chunk) if U % chunk else (chunk,))
                 self.compile_s += time.perf_counter() - t0
-                if stop.requested:
-                    return self._interrupted_before_training()
+                if stop.requested:  # nothing new was trained; the newest checkpoint (if any) stays
+                    self._stop_early("interrupted while compiling", "Ctrl-C while compiling, before training")
                 state = self._restore() if args.resume is not None else self.seeds.init(
                     self.seeds.keys(args.seed), self.hp)
                 return self._loop(state, reporter, stop)
         except KeyboardInterrupt:  # a second Ctrl-C: abort now, the newest checkpoint (if any) stays
-            last = self.folder.latest_checkpoint()
-            self._write_summary("interrupted", error="aborted by a second Ctrl-C")
-            hint = (f"resume from update {last}: python -m experiments.train --resume {self.folder.path}"
-                    if last is not None else "no checkpoint was saved; start the run again")
-            console.print(f"[yellow]aborted[/yellow]; {hint}", highlight=False)
-            raise SystemExit(EXIT_INTERRUPTED) from None
+            self._stop_early("aborted", "aborted by a second Ctrl-C")
         except Exception as err:
             self._write_summary("failed", error=f"{type(err).__name__}: {err}",
                                 traceback=traceback.format_exc(limit=20))
@@ -507,14 +502,15 @@ class _Run:
                           f"{self.folder.summary_path})", highlight=False)
             raise
 
-    def _interrupted_before_training(self):
-        """Ctrl-C while compiling: nothing new was trained; the newest checkpoint (if any) stays."""
+    def _stop_early(self, what: str, error: str):
+        """Stop without saving (Ctrl-C while compiling, or a second Ctrl-C): the summary says `interrupted` with
+        `error`, the newest checkpoint (if any) stays, and the message says how to go on; exit 130."""
         last = self.folder.latest_checkpoint()
-        self._write_summary("interrupted", error="Ctrl-C while compiling, before training")
+        self._write_summary("interrupted", error=error)
         hint = (f"resume from update {last}: python -m experiments.train --resume {self.folder.path}"
                 if last is not None else "no checkpoint was saved; start the run again")
-        self.console.print(f"[yellow]interrupted[/yellow] while compiling; {hint}", highlight=False)
-        raise SystemExit(EXIT_INTERRUPTED)
+        self.console.print(f"[yellow]{what}[/yellow]; {hint}", highlight=False)
+        raise SystemExit(EXIT_INTERRUPTED) from None
 
     def _loop(self, state, reporter, stop: StopFlag) -> dict:
         import jax

@@ -215,24 +215,30 @@ INTERRUPT_ARGS = ["--env", "climbing", "--algo", "agentmixer", "--seeds", "3", "
                   "--config.log-every", "2", "--eval-every", "4", "--checkpoint-every", "0", "--no-progress"]
 
 
-def test_ctrl_c_saves_and_resume_is_bitwise_identical(tmp_path, monkeypatch):
-    """Ctrl-C at update 6 of 20 finishes the chunk, saves, writes an `interrupted` summary and exits 130; --resume
-    then ends with the final evaluation, every per-update metric and the evaluation curve of an uninterrupted run."""
+def _ctrl_c_after_update(update: int, monkeypatch) -> None:
+    """A Ctrl-C (SIGINT) right after the progress report of `update`."""
     import signal
-
-    import numpy as np
 
     from agentmixer_jax import reporting
 
-    whole = cli.main([*INTERRUPT_ARGS, "--out", str(tmp_path / "whole")])
     report = reporting.Reporter.__call__
 
-    def ctrl_c_at_6(self, done, metrics, diverged=0):
+    def ctrl_c(self, done, metrics, diverged=0):
         report(self, done, metrics, diverged)
-        if done == 6:
+        if done == update:
             signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(reporting.Reporter, "__call__", ctrl_c_at_6)
+    monkeypatch.setattr(reporting.Reporter, "__call__", ctrl_c)
+
+
+def test_ctrl_c_saves_and_resume_is_bitwise_identical(tmp_path, monkeypatch):
+    """Ctrl-C at update 6 of 20 finishes the chunk, saves, writes an `interrupted` summary and exits 130; --resume
+    then ends with the final evaluation, every per-update metric and the evaluation curve of an uninterrupted run."""
+    import numpy as np
+
+
+    whole = cli.main([*INTERRUPT_ARGS, "--out", str(tmp_path / "whole")])
+    _ctrl_c_after_update(6, monkeypatch)
     out = tmp_path / "cut"
     assert _exit_code([*INTERRUPT_ARGS, "--out", str(out)]) == 130
     cut = json.loads((out / "summary.json").read_text())
@@ -260,19 +266,10 @@ def test_resume_takes_no_other_settings(tmp_path, capsys):
 def test_ctrl_c_in_a_chunk_that_ends_on_a_periodic_checkpoint(tmp_path, monkeypatch):
     """Ctrl-C during the chunk that ends at update 6 with --checkpoint-every 6: the periodic checkpoint is the
     interrupted run's (saving update 6 twice made orbax fail the run)."""
-    import signal
 
-    from agentmixer_jax import reporting
     from agentmixer_jax.run_record import RunFolder
 
-    report = reporting.Reporter.__call__
-
-    def ctrl_c_at_6(self, done, metrics, diverged=0):
-        report(self, done, metrics, diverged)
-        if done == 6:
-            signal.raise_signal(signal.SIGINT)
-
-    monkeypatch.setattr(reporting.Reporter, "__call__", ctrl_c_at_6)
+    _ctrl_c_after_update(6, monkeypatch)
     out = tmp_path / "cut"
     argv = list(INTERRUPT_ARGS)
     argv[argv.index("--checkpoint-every") + 1] = "6"
