@@ -257,6 +257,7 @@ class StopFlag:
     def __init__(self, console):
         self.console = console
         self.requested = False
+        self.compiling = False  # set while the training programs compile: a Ctrl-C then stops before training
         self._previous = None
 
     def __enter__(self) -> StopFlag:
@@ -270,8 +271,9 @@ class StopFlag:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        self.console.print("\n[yellow]Ctrl-C: stopping after this chunk and saving a checkpoint "
-                           "(Ctrl-C again to abort at once)[/yellow]")
+        then = ("once compiling ends, before training" if self.compiling
+                else "after this chunk and saving a checkpoint")
+        self.console.print(f"\n[yellow]Ctrl-C: stopping {then} (Ctrl-C again to abort at once)[/yellow]")
 
 
 def _table(summary: dict):
@@ -485,9 +487,11 @@ class _Run:
             # SIGINT ignored, and without our handler a Ctrl-C (kill -INT) while compiling was lost
             with StopFlag(console) as stop:
                 t0 = time.perf_counter()
+                stop.compiling = True
                 with reporter.compiling("the training programs"):
                     self.seeds.compile(self.hp, (chunk, U % chunk) if U % chunk else (chunk,))
                 self.compile_s += time.perf_counter() - t0
+                stop.compiling = False
                 if stop.requested:  # nothing new was trained; the newest checkpoint (if any) stays
                     self._stop_early("interrupted while compiling", "Ctrl-C while compiling, before training")
                 state = self._restore() if args.resume is not None else self.seeds.init(

@@ -279,9 +279,9 @@ def test_ctrl_c_in_a_chunk_that_ends_on_a_periodic_checkpoint(tmp_path, monkeypa
     assert RunFolder(out).latest_checkpoint() == 6
 
 
-def test_ctrl_c_while_compiling_stops_before_training_even_with_sigint_ignored(tmp_path, monkeypatch):
+def test_ctrl_c_while_compiling_stops_before_training_even_with_sigint_ignored(tmp_path, monkeypatch, capsys):
     """A process started with `&` from a script inherits SIGINT ignored; a Ctrl-C (kill -INT) while compiling was
-    then lost and the run trained to its end."""
+    then lost and the run trained to its end. The message says what happens next (not "after this chunk")."""
     import signal
 
     from agentmixer_jax.trainer import Seeds
@@ -301,6 +301,8 @@ def test_ctrl_c_while_compiling_stops_before_training_even_with_sigint_ignored(t
         signal.signal(signal.SIGINT, previous)
     cut = json.loads((out / "summary.json").read_text())
     assert cut["status"] == "interrupted" and cut["updates_done"] == 0 and "compiling" in cut["error"]
+    printed = " ".join(capsys.readouterr().err.split())
+    assert "stopping once compiling ends" in printed and "after this chunk" not in printed
 
 
 def test_a_real_sigint_leaves_a_resumable_run(tmp_path):
