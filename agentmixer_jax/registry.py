@@ -27,11 +27,28 @@ _MAT_DEFAULTS = {"value_norm": True, "value_loss": "huber"}
 _AR_DEFAULTS = {"pm_form": "autoregressive", "igc_exact": True, "ar_reference": "probs", "ar_distill": "hard"}
 
 
+# The AgentMixer authors' network and value settings (LiZhYun/BackPropagationThroughAgents bta/config.py, commit
+# 01578ae; unchanged at 13607d0, and none of their bta/scripts/temporal scripts overrides them): use_valuenorm,
+# use_huber_loss with huber_delta 10 (their bta/utils/util.py huber is two-sided), use_feature_normalization
+# (LayerNorm on inputs, and no running input normalisation), use_orthogonal with gain 0.01 on the action layer,
+# relu, hidden_size 64 with layer_N 1 (two 64-wide layers), use_clipped_value_loss; max_grad_norm 10 and
+# value_loss_coef 1 are already our defaults. The temporal runner uses them (bta/runner/temporal/base_runner.py
+# @ 13607d0: ValueNorm and huber_loss in compute_returns / joint_train). `--network authors` applies the same set
+# to any algorithm. Not reproduced by default: their actors and critics are recurrent (use_recurrent_policy
+# defaults to True: a GRU after the MLP base, bta/algorithms/bta/algorithm/r_actor_critic.py), which
+# `--config.recurrent --config.recurrent-critic` adds; and their critic is one network per agent (ours is one
+# network with agent ids).
+AUTHORS_NETWORK = dict(value_norm=True, value_loss="huber", feature_norm=True, normalize_inputs=False,
+                       weight_init="orthogonal", clip_value_loss=True, activation="relu", hidden_sizes=(64, 64),
+                       critic_hidden_sizes=(64, 64))
+
 # The authors' AgentMixer builds one policy (actor and critic) per agent and one Policy Modifier shared by all
-# (LiZhYun/BackPropagationThroughAgents bta/runner/temporal/base_runner.py @ 13607d0, lines 158-170 `self.policy`
-# and 193-194 `Action_Attention`; last changed 78c68f4): per-agent actors here too. Our critic stays one network
-# with agent ids. Before 2026-12-05 this preset shared the actor (RESULTS.md says which rows).
-_AUTHORS_DEFAULTS = {"pm_form": "authors", "share_actor_params": False}
+# (bta/runner/temporal/base_runner.py @ 13607d0, lines 158-170 `self.policy` and 193-194 `Action_Attention`; last
+# changed 78c68f4): per-agent actors here too, with the authors' network settings above. Before 2026-12-05 this
+# preset shared the actor, and until the authors' network settings were added (also 2026-12-05) it had our
+# default critic settings (no ValueNorm, MSE, no LayerNorm, the env preset's input normalisation). RESULTS.md
+# says which rows ran with which.
+_AUTHORS_DEFAULTS = {"pm_form": "authors", "share_actor_params": False, **AUTHORS_NETWORK}
 
 
 # AR-MAPPO: one actor per agent, as the authors' runner builds them (bta/runner/ar/base_runner.py). Their AR scripts

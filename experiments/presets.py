@@ -178,13 +178,9 @@ MEASURED_BESIDE: dict[tuple[str, str], str] = {
 # --config flags still override them). "preset" leaves the env preset as it is.
 NETWORKS: dict[str, dict] = {
     "preset": {},
-    # The AgentMixer authors (LiZhYun/BackPropagationThroughAgents bta/config.py, commit 01578ae): use_valuenorm,
-    # use_huber_loss with huber_delta 10 (their bta/utils/util.py huber is two-sided), use_feature_normalization
-    # (LayerNorm on inputs), use_orthogonal with gain 0.01 on the action layer, relu, hidden_size 64 with
-    # layer_N 1 (two 64-wide layers), use_clipped_value_loss; max_grad_norm 10 and value_loss_coef 1 are already
-    # our defaults. Their critic is one network per agent when policies are not shared; ours is shared with ids.
-    "authors": dict(value_norm=True, value_loss="huber", feature_norm=True, weight_init="orthogonal",
-                    clip_value_loss=True, activation="relu", hidden_sizes=(64, 64), critic_hidden_sizes=(64, 64)),
+    # The AgentMixer authors' network and value settings (agentmixer_jax/registry.py AUTHORS_NETWORK, cited there;
+    # the `agentmixer_authors` preset has them too).
+    "authors": registry.AUTHORS_NETWORK,
     # JaxMARL's MAPPO (baselines/MAPPO/mappo_rnn_smax.py, jaxmarl 0.2.0): actor Dense(128) -> GRU(128) ->
     # Dense(128) -> logits without an agent id, critic Dense(128) -> GRU(128) -> Dense(128) -> V on the world
     # state, orthogonal init (sqrt 2, 0.01, 1); no value or input normalisation.

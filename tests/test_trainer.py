@@ -252,6 +252,13 @@ def test_presets_and_cli_derive_their_algorithms_from_the_registry():
     authors, authors_hp = presets.preset("penalty", "agentmixer_authors")
     assert (authors.pm_form, authors.tau_schedule, authors_hp.pm_y) == ("authors", "cosine", 0.5)
     assert authors.share_actor_params is False  # one actor per agent, as the authors' runner builds them
+    # the authors' value and network settings, over the env preset (predator-prey's running input normalisation off)
+    pp_authors = presets.preset("predator_prey_authors_p1", "agentmixer_authors")[0]
+    for cfg in (authors, pp_authors):
+        assert (cfg.value_norm, cfg.value_loss, cfg.feature_norm, cfg.weight_init, cfg.normalize_inputs) == (
+            True, "huber", True, "orthogonal", False)
+    assert presets.preset("predator_prey_authors_p1", "agentmixer_joint")[0].normalize_inputs is True
+    assert presets.preset("penalty", "agentmixer_joint")[0].value_norm is False
     assert presets.preset("penalty", "agentmixer")[0].share_actor_params is True
     assert presets.preset("climbing", "mappo")[1].pm_lr == HParams().pm_lr
 
