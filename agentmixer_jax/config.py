@@ -109,9 +109,10 @@ class TrainConfig:
     # (their exact form), joint (a PM over the product action space), autoregressive (agent i's PM term reads a_<i)
     pm_form: PMForm = "gumbel"
     pm_joint_max: int = 4096  # pm_form=joint: the largest product action space (A ** N joint actions) allowed
-    # pm_form=joint with PPO: the probability that a step is acted (and re-scored) by the product of the individual
-    # policies, the PM term off, so that the individual policies also learn from their own decentralised play
-    # (ours, issue 12: the joint's conditionals do not carry into decentralised play under partial observability)
+    # pm_form=joint or authors (discrete) with PPO: the probability that a step is acted (and re-scored) by the
+    # product of the individual policies, the PM term off, so that the individual policies also learn from their own
+    # decentralised play (ours, issue 12: the joint's conditionals do not carry into decentralised play under
+    # partial observability; with pm_form=authors this is no longer the authors' exact method)
     pm_dropout: float = 0.0
     ar_reference: Literal["mode", "probs"] = "mode"  # pm_form=autoregressive with igc_exact: the reference r_<i
     ar_distill: Literal["soft", "hard"] = "soft"  # pm_form=autoregressive: distil onto the conditionals or the decode
@@ -213,10 +214,11 @@ class TrainConfig:
         if not 0.0 <= self.pm_dropout < 1.0:
             raise ValueError(f"pm_dropout={self.pm_dropout}: a probability in [0, 1) (at 1 the Policy "
                              "Modifier would never act)")
-        if self.pm_dropout > 0 and (self.pm_form != "joint" or registry.get(self.algo).learner.__name__ != "PPO"):
-            raise ValueError(f"pm_dropout={self.pm_dropout} belongs to pm_form='joint' trained by PPO (algo="
-                             f"'agentmixer_joint'); algo={self.algo!r} with pm_form={self.pm_form!r}: set pm_dropout "
-                             "to 0")
+        if self.pm_dropout > 0 and (self.pm_form not in ("joint", "authors")
+                                    or registry.get(self.algo).learner.__name__ != "PPO"):
+            raise ValueError(f"pm_dropout={self.pm_dropout} belongs to pm_form='joint' or 'authors' (discrete) "
+                             f"trained by PPO (algo='agentmixer_joint' or 'agentmixer_authors'); algo={self.algo!r} "
+                             f"with pm_form={self.pm_form!r}: set pm_dropout to 0")
         if self.pm_form == "authors" and self.covariance != "diag":
             raise ValueError(f"pm_form='authors' has a diagonal exploration scale (their Normal(means, std)); "
                              f"covariance={self.covariance!r} is ours: use covariance='diag' or pm_form='gumbel'")

@@ -198,8 +198,9 @@ def test_autoregressive_hard_distillation_is_the_cross_entropy_to_the_joint_deco
     assert int(decode[0]) == int(jnp.argmax(out.head[0]))  # the first agent's conditional is its own policy
 
 
-def test_pm_dropout_acts_by_the_product_on_dropped_steps_and_rescores_each_step_under_its_own_policy():
-    policy, params, out, state = _setup("joint", pm_dropout=0.5)
+@pytest.mark.parametrize("form", ["joint", "authors"])
+def test_pm_dropout_acts_by_the_product_on_dropped_steps_and_rescores_each_step_under_its_own_policy(form):
+    policy, params, out, state = _setup(form, pm_dropout=0.5)
     keys = jax.random.split(jax.random.PRNGKey(4), 2000)
     steps = jax.jit(jax.vmap(lambda k: policy.act(params, out, state, MASK, k, HP)))(keys)
     dropped = np.asarray(steps.extras)
@@ -214,6 +215,8 @@ def test_pm_dropout_acts_by_the_product_on_dropped_steps_and_rescores_each_step_
     lp = np.asarray(steps.log_prob[:, 0])
     np.testing.assert_allclose(lp[dropped], product[dropped], rtol=1e-4, atol=1e-4)
     assert np.abs(lp[~dropped] - product[~dropped]).max() > 1e-2
+    if form == "authors":  # no distillation term: the clone term (igc_coef) reads the individual policy alone
+        return
     # the distillation target is the joint's, dropped or not
     one = steps.action[0]
     aux_kept = policy.evaluate(params, out, state, MASK, one, jnp.bool_(False), HP)[2]
@@ -224,8 +227,12 @@ def test_pm_dropout_acts_by_the_product_on_dropped_steps_and_rescores_each_step_
 def test_pm_dropout_is_rejected_where_it_cannot_work():
     with pytest.raises(ValueError, match="pm_dropout=1.0: a probability in"):
         TrainConfig(algo="agentmixer_joint", pm_form="joint", pm_dropout=1.0).validate()
-    with pytest.raises(ValueError, match="pm_dropout=0.5 belongs to pm_form='joint' trained by PPO"):
-        TrainConfig(algo="agentmixer_authors", pm_form="authors", pm_dropout=0.5).validate()
+    with pytest.raises(ValueError, match="pm_dropout=0.5 belongs to pm_form='joint' or 'authors'"):
+        TrainConfig(algo="agentmixer", pm_form="gumbel", pm_dropout=0.5).validate()
+    TrainConfig(algo="agentmixer_authors", pm_form="authors", pm_dropout=0.5).validate()  # discrete: allowed
+    with pytest.raises(ValueError, match="pm_form='authors' needs discrete actions"):
+        make_policy("agentmixer_authors", CONTINUOUS, TrainConfig(algo="agentmixer_authors", pm_form="authors",
+                                                                 pm_dropout=0.5))
     with pytest.raises(ValueError, match="pm_dropout=0.5 belongs to"):
         TrainConfig(algo="agentmixer_sac", pm_form="joint", pm_dropout=0.5).validate()
 

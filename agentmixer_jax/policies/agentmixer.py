@@ -244,19 +244,40 @@ class AgentMixerAuthors(AgentMixer):
     def joint_distribution(self, params, out: ActorOutput, state: Array, mask: Array, hp: HParams):
         return D.joint_gaussian(out.head, mask, jnp.exp(self.log_u(params, out, state, mask, hp)))
 
+    def __init__(self, spec: EnvSpec, config: TrainConfig):
+        super().__init__(spec, config)
+        if config.pm_dropout > 0 and not self.discrete:
+            raise ValueError(f"pm_dropout={config.pm_dropout} with pm_form='authors' needs discrete actions (a "
+                             "dropped step acts by the individual policies, which have no exploration scale of "
+                             "their own in the continuous form): set pm_dropout to 0")
+
+    def behaviour_logits(self, params, out: ActorOutput, state: Array, mask: Array, hp: HParams,
+                         dropped: Array | tuple) -> Array:
+        """(N, A) logits of the policy that acts a step: the mixed one, or with `pm_dropout` (ours, not the
+        authors') the individual policies' own where the step's stored draw `dropped` () says so."""
+        mixed = self.mixed_logits(params, out, state, mask, hp)
+        if self.config.pm_dropout == 0:
+            return mixed
+        return jnp.where(dropped, jnp.where(mask, out.head, -1e9), mixed)
+
     def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams) -> PolicyStep:
         if not self.discrete:
             return super().act(params, out, state, mask, key, hp)
-        dist = D.categorical(self.mixed_logits(params, out, state, mask, hp))
+        extras, metrics = (), {}
+        if self.config.pm_dropout > 0:  # () this step acts by the individual policies alone (stored)
+            key, k_drop = jax.random.split(key)
+            extras = jax.random.bernoulli(k_drop, self.config.pm_dropout)
+            metrics["pm_dropped"] = extras.astype(jnp.float32)
+        dist = D.categorical(self.behaviour_logits(params, out, state, mask, hp, extras))
         action = dist.sample(seed=key).astype(jnp.int32)
-        metrics = {"joint_follows_individual": jnp.mean(action == jnp.argmax(out.head, -1)),
-                   "gumbel_tau": hp.gumbel_tau}
-        return PolicyStep(action, jnp.sum(dist.log_prob(action))[None], (), metrics)
+        metrics |= {"joint_follows_individual": jnp.mean(action == jnp.argmax(out.head, -1)),
+                    "gumbel_tau": hp.gumbel_tau}
+        return PolicyStep(action, jnp.sum(dist.log_prob(action))[None], extras, metrics)
 
     def evaluate(self, params, out: ActorOutput, state: Array, mask: Array, action: Array, extras, hp: HParams):
         if not self.discrete:
             return super().evaluate(params, out, state, mask, action, extras, hp)
-        dist = D.categorical(self.mixed_logits(params, out, state, mask, hp))
+        dist = D.categorical(self.behaviour_logits(params, out, state, mask, hp, extras))
         clone = -jnp.mean(D.categorical(out.head).log_prob(action))
         return (jnp.sum(dist.log_prob(action))[None], jnp.sum(dist.entropy())[None], hp.igc_coef * clone,
                 {"igc_clone_nll": clone})
