@@ -75,8 +75,9 @@ ALGORITHMS: dict[str, Algorithm] = {
                   "AgentMixer: individual policies + Policy Modifier joint policy (--config.pm-form), PPO on the "
                   "joint ratio, centralised critic"),
         Algorithm("agentmixer_authors", make_agentmixer, PPO,
-                  "AgentMixer exactly as the authors' code runs it (pm_form=authors; a product policy on one-state "
-                  "games; one actor per agent) with their per-task settings", config_defaults=_AUTHORS_DEFAULTS),
+                  "AgentMixer as the authors' code runs it (pm_form=authors; a product policy on one-state games; "
+                  "one actor per agent; their value and network settings and per-task settings; feed-forward)",
+                  config_defaults=_AUTHORS_DEFAULTS),
         Algorithm("agentmixer_joint", make_agentmixer, PPO,
                   "AgentMixer with a Policy Modifier over joint actions (pm_form=joint), IGC by distillation; "
                   "tasks with up to pm_joint_max joint actions", config_defaults={"pm_form": "joint"}),

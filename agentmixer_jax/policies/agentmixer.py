@@ -224,7 +224,15 @@ class AgentMixerAuthors(AgentMixer):
 
     The PM is our MLP-Mixer (policy_modifier.py) on the concatenated inputs, where theirs encodes each input group
     with its own Linear-ReLU-LayerNorm first; widths, blocks, y, gain and the temperature schedule are settings.
+    `pm_dropout` > 0 (ours, not the authors') acts a fraction of the steps by the individual policies alone.
     """
+
+    def __init__(self, spec: EnvSpec, config: TrainConfig):
+        super().__init__(spec, config)
+        if config.pm_dropout > 0 and not self.discrete:
+            raise ValueError(f"pm_dropout={config.pm_dropout} with pm_form='authors' needs discrete actions (a "
+                             "dropped step acts by the individual policies, which have no exploration scale of "
+                             "their own in the continuous form): set pm_dropout to 0")
 
     def pm_features(self, out: ActorOutput, sample: Array, state: Array, mask: Array) -> Array:
         """(N, F): the detached log-probabilities (or means), the detached actor feature, the state."""
@@ -243,13 +251,6 @@ class AgentMixerAuthors(AgentMixer):
 
     def joint_distribution(self, params, out: ActorOutput, state: Array, mask: Array, hp: HParams):
         return D.joint_gaussian(out.head, mask, jnp.exp(self.log_u(params, out, state, mask, hp)))
-
-    def __init__(self, spec: EnvSpec, config: TrainConfig):
-        super().__init__(spec, config)
-        if config.pm_dropout > 0 and not self.discrete:
-            raise ValueError(f"pm_dropout={config.pm_dropout} with pm_form='authors' needs discrete actions (a "
-                             "dropped step acts by the individual policies, which have no exploration scale of "
-                             "their own in the continuous form): set pm_dropout to 0")
 
     def behaviour_logits(self, params, out: ActorOutput, state: Array, mask: Array, hp: HParams,
                          dropped: Array | tuple) -> Array:
