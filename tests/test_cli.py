@@ -236,7 +236,6 @@ def test_ctrl_c_saves_and_resume_is_bitwise_identical(tmp_path, monkeypatch):
     then ends with the final evaluation, every per-update metric and the evaluation curve of an uninterrupted run."""
     import numpy as np
 
-
     whole = cli.main([*INTERRUPT_ARGS, "--out", str(tmp_path / "whole")])
     _ctrl_c_after_update(6, monkeypatch)
     out = tmp_path / "cut"
@@ -266,7 +265,6 @@ def test_resume_takes_no_other_settings(tmp_path, capsys):
 def test_ctrl_c_in_a_chunk_that_ends_on_a_periodic_checkpoint(tmp_path, monkeypatch):
     """Ctrl-C during the chunk that ends at update 6 with --checkpoint-every 6: the periodic checkpoint is the
     interrupted run's (saving update 6 twice made orbax fail the run)."""
-
     from agentmixer_jax.run_record import RunFolder
 
     _ctrl_c_after_update(6, monkeypatch)

@@ -133,6 +133,16 @@ class AgentMixer(ActorCritic):
         policy, state_b = self.policy_and_state(out, state, mask, log=False)
         return jnp.concatenate([policy, sample, out.feature, state_b], axis=-1)
 
+    def pm_dropout_draw(self, key: Array) -> tuple[Array, Array | tuple, dict]:
+        """(key left for sampling, the stored draw () or () when pm_dropout is 0, metrics): with `pm_dropout` p
+        (ours; the joint and authors' discrete forms) a step is acted by the individual policies with probability
+        p, and the draw is stored with the step so that it is re-scored under the policy that acted."""
+        if self.config.pm_dropout == 0:
+            return key, (), {}
+        key, k_drop = jax.random.split(key)
+        dropped = jax.random.bernoulli(k_drop, self.config.pm_dropout)
+        return key, dropped, {"pm_dropped": dropped.astype(jnp.float32)}
+
     # ----- discrete ---------------------------------------------------------------------------
     def joint_logits(self, params, out: ActorOutput, state: Array, mask: Array, noise: Array,
                      tau: Array) -> Array:
@@ -264,11 +274,7 @@ class AgentMixerAuthors(AgentMixer):
     def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams) -> PolicyStep:
         if not self.discrete:
             return super().act(params, out, state, mask, key, hp)
-        extras, metrics = (), {}
-        if self.config.pm_dropout > 0:  # () this step acts by the individual policies alone (stored)
-            key, k_drop = jax.random.split(key)
-            extras = jax.random.bernoulli(k_drop, self.config.pm_dropout)
-            metrics["pm_dropped"] = extras.astype(jnp.float32)
+        key, extras, metrics = self.pm_dropout_draw(key)
         dist = D.categorical(self.behaviour_logits(params, out, state, mask, hp, extras))
         action = dist.sample(seed=key).astype(jnp.int32)
         metrics |= {"joint_follows_individual": jnp.mean(action == jnp.argmax(out.head, -1)),
@@ -362,14 +368,10 @@ class AgentMixerJoint(DistilledJointForm):
         z, base = self.joint_logits(params, out, state, mask)
         mode = self.combos[self.joint_mode(z, base, hp.tie_tol)]
         metrics = {"mode_consistency": jnp.all(mode == jnp.argmax(out.head, -1)).astype(jnp.float32)}
-        if self.config.pm_dropout > 0:  # () this step acts by the product of the individual policies (stored)
-            key, k_drop = jax.random.split(key)
-            dropped = jax.random.bernoulli(k_drop, self.config.pm_dropout)
-            z = jnp.where(dropped, base, z)
-            metrics["pm_dropped"] = dropped.astype(jnp.float32)
-            extras = dropped
-        else:
-            extras = ()
+        key, extras, drop_metrics = self.pm_dropout_draw(key)
+        if self.config.pm_dropout > 0:  # this step acts by the product of the individual policies
+            z = jnp.where(extras, base, z)
+        metrics |= drop_metrics
         j = jax.random.categorical(key, z)
         return PolicyStep(self.combos[j], jax.nn.log_softmax(z)[j][None], extras, metrics)
 
