@@ -172,6 +172,7 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Raise a ValueError naming the field and the fix; return self when the config can work."""
         from agentmixer_jax import registry  # the registry imports the policies, which import this module
+        from agentmixer_jax.learners.ppo import PPO
 
         algorithm = registry.get(self.algo)  # raises, listing the known algorithms
         for field in ("num_envs", "num_steps", "update_epochs", "num_minibatches", "gru_size", "pm_channels",
@@ -215,7 +216,7 @@ class TrainConfig:
             raise ValueError(f"pm_dropout={self.pm_dropout}: a probability in [0, 1) (at 1 the Policy "
                              "Modifier would never act)")
         if self.pm_dropout > 0 and (self.pm_form not in ("joint", "authors")
-                                    or registry.get(self.algo).learner.__name__ != "PPO"):
+                                    or registry.get(self.algo).learner is not PPO):
             raise ValueError(f"pm_dropout={self.pm_dropout} belongs to pm_form='joint' or 'authors' (discrete) "
                              f"trained by PPO (algo='agentmixer_joint' or 'agentmixer_authors'); algo={self.algo!r} "
                              f"with pm_form={self.pm_form!r}: set pm_dropout to 0")
