@@ -105,6 +105,10 @@ class TrainConfig:
     pm_token_hidden: int = 32  # Policy Modifier: hidden width of the agent-mixing MLP
     pm_channel_hidden: int = 128  # Policy Modifier: hidden width of the channel-mixing MLP
     pm_agent_ids: bool = True  # one-hot ids into the PM; False makes the PM permutation-equivariant
+    # Policy Modifier architecture (policy_modifier.py): mixer (ours: one input layer over the concatenated inputs)
+    # or authors (their Action_Attention: an MLP on the state, an encoder per input group, LayerNorms inside the
+    # mixer MLPs, orthogonal init; the agentmixer_authors preset, with their widths 64 / 32 / 256)
+    pm_arch: Literal["mixer", "authors"] = "mixer"
     # AgentMixer's joint policy (policies/agentmixer.py): gumbel (ours: Gumbel noise shared with the PM), authors
     # (their exact form), joint (a PM over the product action space), autoregressive (agent i's PM term reads a_<i)
     pm_form: PMForm = "gumbel"
@@ -220,6 +224,13 @@ class TrainConfig:
             raise ValueError(f"pm_dropout={self.pm_dropout} belongs to pm_form='joint' or 'authors' (discrete) "
                              f"trained by PPO (algo='agentmixer_joint' or 'agentmixer_authors'); algo={self.algo!r} "
                              f"with pm_form={self.pm_form!r}: set pm_dropout to 0")
+        if self.pm_arch not in ("mixer", "authors"):
+            raise ValueError(f"pm_arch={self.pm_arch!r}: choose mixer or authors")
+        if self.pm_arch == "authors" and (self.pm_form == "gumbel" or not self.pm_agent_ids):
+            raise ValueError(f"pm_arch='authors' is the authors' PM: it reads their inputs (log-probabilities, actor "
+                             f"feature, state, one-hot ids), which pm_form='gumbel' (it also reads the samples) or "
+                             f"pm_agent_ids=False do not give; got pm_form={self.pm_form!r}, pm_agent_ids="
+                             f"{self.pm_agent_ids}: use pm_arch='mixer'")
         if self.pm_form == "authors" and self.covariance != "diag":
             raise ValueError(f"pm_form='authors' has a diagonal exploration scale (their Normal(means, std)); "
                              f"covariance={self.covariance!r} is ours: use covariance='diag' or pm_form='gumbel'")

@@ -48,7 +48,14 @@ AUTHORS_NETWORK = dict(value_norm=True, value_loss="huber", feature_norm=True, n
 # preset shared the actor, and until the authors' network settings were added (also 2026-12-05) it had our
 # default critic settings (no ValueNorm, MSE, no LayerNorm, the env preset's input normalisation). RESULTS.md
 # says which rows ran with which.
-_AUTHORS_DEFAULTS = {"pm_form": "authors", "share_actor_params": False, **AUTHORS_NETWORK}
+# Their Policy Modifier (`Action_Attention`, bta/algorithms/utils/action_attention.py, last changed 7f9af49) at their
+# sizes in every AgentMixer script (none overrides them; bta/config.py @ 13607d0): attn_size 64, attn_N 1 block,
+# token_factor 0.5 (agent-mixing hidden 32), channel_factor 4 (channel-mixing hidden 256), with their input
+# encoders (pm_arch="authors", policy_modifier.py). These override the env presets' narrower PMs (16 channels on
+# the matrix and grid tasks) for this algorithm; before 2026-12-05 (later that day) the preset had our mixer
+# architecture at the env preset's widths.
+AUTHORS_PM = dict(pm_arch="authors", pm_channels=64, pm_blocks=1, pm_token_hidden=32, pm_channel_hidden=256)
+_AUTHORS_DEFAULTS = {"pm_form": "authors", "share_actor_params": False, **AUTHORS_NETWORK, **AUTHORS_PM}
 
 
 # AR-MAPPO: one actor per agent, as the authors' runner builds them (bta/runner/ar/base_runner.py). Their AR scripts

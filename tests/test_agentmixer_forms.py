@@ -52,9 +52,9 @@ def _joint_log_probs(policy, params, out, state, mask):
     return joint, jax.jit(jax.vmap(lambda a: policy.evaluate(params, out, state, mask, a, (), HP)[0][0]))(joint)
 
 
-@pytest.mark.parametrize("form", DISCRETE_FORMS)
-def test_each_form_rescores_its_own_samples_exactly_and_sums_to_one(form):
-    policy, params, out, state = _setup(form)
+@pytest.mark.parametrize("form, arch", [(f, "mixer") for f in DISCRETE_FORMS] + [("authors", "authors")])
+def test_each_form_rescores_its_own_samples_exactly_and_sums_to_one(form, arch):
+    policy, params, out, state = _setup(form, pm_arch=arch)
     keys = jax.random.split(jax.random.PRNGKey(4), 64)
     steps = jax.jit(jax.vmap(lambda k: policy.act(params, out, state, MASK, k, HP)))(keys)
     assert not np.any(np.asarray(steps.action[:, 1]) == 1)  # masked actions are never sampled
@@ -82,11 +82,11 @@ def test_joint_form_at_initialisation_is_the_product_of_the_individual_policies(
     assert np.abs(np.asarray(logp)[ok] - np.asarray(product)[ok]).max() > 1e-2
 
 
-def _empirical_joint(form, perturb, samples=40_000):
+def _empirical_joint(form, perturb, samples=40_000, arch="mixer"):
     """Empirical joint distribution (A, A) of two agents' sampled actions on a one-state game, and its marginals."""
     spec = EnvSpec(num_agents=2, obs_dim=3, state_dim=4, action_space=Discrete(3))
     mask = jnp.ones((2, 3), bool)
-    policy, params, out, state = _setup(form, spec=spec, mask=mask, perturb=perturb)
+    policy, params, out, state = _setup(form, spec=spec, mask=mask, perturb=perturb, pm_arch=arch)
     hp = HP.replace(gumbel_tau=jnp.float32(1.0))
     acts = jax.jit(jax.vmap(lambda k: policy.act(params, out, state, mask, k, hp).action))(
         jax.random.split(jax.random.PRNGKey(3), samples))
@@ -96,9 +96,10 @@ def _empirical_joint(form, perturb, samples=40_000):
     return joint, np.outer(joint.sum(1), joint.sum(0))
 
 
-def test_authors_form_is_a_product_policy_on_a_one_state_game():
+@pytest.mark.parametrize("arch", ["mixer", "authors"])
+def test_authors_form_is_a_product_policy_on_a_one_state_game(arch):
     """Their PM never sees the other agents' samples: with one state, the agents' actions are independent."""
-    joint, product = _empirical_joint("authors", perturb=2.0)
+    joint, product = _empirical_joint("authors", perturb=2.0, arch=arch)
     assert np.abs(joint - product).max() < 0.01  # sampling noise per cell at 40k samples: std < 0.0025
     # the check can fail: the joint form does correlate the agents (a small perturbation of its PM, whose outputs
     # add up over the J joint actions, keeps the joint from a point mass)

@@ -30,6 +30,40 @@ def test_pm_output_shape_and_zero_init():
     np.testing.assert_allclose(out, 0.0)  # zero output layer: the joint starts as the product policy
 
 
+def test_authors_pm_encodes_each_input_group_as_their_action_attention():
+    # features = [policy (5), actor feature (7), state (9)] per agent; their Action_Attention (policy_modifier.py)
+    pm = PolicyModifier(num_agents=N, out_dim=5, channels=16, token_hidden=8, channel_hidden=64, arch="authors",
+                        policy_dim=5, state_dim=9)
+    x = jax.random.normal(jax.random.PRNGKey(0), (N, 5 + 7 + 9))
+    params = pm.init(jax.random.PRNGKey(1), x)["params"]
+    shapes = jax.tree.map(jnp.shape, params)
+    assert shapes["state_input_norm"]["scale"] == (9,)  # LayerNorm on the raw state (their feature norm)
+    assert shapes["state_0"]["kernel"] == (9, 16) and shapes["state_1"]["kernel"] == (16, 16)  # MLPBase, layer_N 1
+    assert shapes["policy"]["kernel"] == (5, 16)  # logit_encoder
+    assert shapes["features"]["kernel"] == (16 + 16 + 7 + N, 16)  # feat_encoder over [state, policy, feature, id]
+    for block, hidden in (("AgentMixing_0", 8), ("ChannelMixing_0", 64)):  # FeedForward: LayerNorm after the hidden
+        assert shapes[block]["LayerNorm_1"]["scale"] == (hidden,)
+    out = pm.apply({"params": params}, x)
+    assert out.shape == (N, 5)
+    assert 0 < float(jnp.max(jnp.abs(out))) < 0.1  # their head: orthogonal with gain 0.01, not zero
+    # the state group reaches the output only through its own encoder: a state change moves the output ...
+    moved = pm.apply({"params": params}, x.at[:, -1].add(3.0))
+    assert not np.allclose(moved, out)
+    # ... and zeroing that encoder's weights cuts it off (the split puts the state columns there, nowhere else)
+    cut = jax.tree.map(lambda a: a, params)
+    cut["state_0"] = jax.tree.map(jnp.zeros_like, params["state_0"])
+    np.testing.assert_allclose(pm.apply({"params": cut}, x.at[:, -1].add(3.0)), pm.apply({"params": cut}, x),
+                               atol=1e-6)
+
+
+def test_authors_pm_needs_the_inputs_it_was_built_for():
+    with pytest.raises(ValueError, match="pm_arch='authors' is the authors' PM"):
+        TrainConfig(algo="agentmixer", pm_form="gumbel", pm_arch="authors").validate()
+    with pytest.raises(ValueError, match="pm_agent_ids=False"):
+        TrainConfig(algo="agentmixer_authors", pm_form="authors", pm_arch="authors", pm_agent_ids=False).validate()
+    TrainConfig(algo="agentmixer_joint", pm_form="joint", pm_arch="authors").validate()  # same inputs: allowed
+
+
 def _perturbed_params(pm, x):
     params = pm.init(jax.random.PRNGKey(1), x)
     # give the zero-initialised output layer random weights so the test sees the mixing

@@ -257,8 +257,11 @@ def test_presets_and_cli_derive_their_algorithms_from_the_registry():
     for cfg in (authors, pp_authors):
         assert (cfg.value_norm, cfg.value_loss, cfg.feature_norm, cfg.weight_init, cfg.normalize_inputs) == (
             True, "huber", True, "orthogonal", False)
+        # their Policy Modifier at their sizes, over the env presets' 16-channel PM
+        assert (cfg.pm_arch, cfg.pm_channels, cfg.pm_token_hidden, cfg.pm_channel_hidden) == ("authors", 64, 32, 256)
     assert presets.preset("predator_prey_authors_p1", "agentmixer_joint")[0].normalize_inputs is True
     assert presets.preset("penalty", "agentmixer_joint")[0].value_norm is False
+    assert presets.preset("penalty", "agentmixer_joint")[0].pm_arch == "mixer"
     assert presets.preset("penalty", "agentmixer")[0].share_actor_params is True
     assert presets.preset("climbing", "mappo")[1].pm_lr == HParams().pm_lr
 

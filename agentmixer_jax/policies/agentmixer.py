@@ -93,7 +93,8 @@ class AgentMixer(ActorCritic):
         self.pm = PolicyModifier(num_agents=spec.num_agents, out_dim=self.pm_out_dim(), channels=config.pm_channels,
                                  blocks=config.pm_blocks, token_hidden=config.pm_token_hidden,
                                  channel_hidden=config.pm_channel_hidden, activation=config.activation,
-                                 agent_ids=config.pm_agent_ids)
+                                 agent_ids=config.pm_agent_ids, arch=config.pm_arch,
+                                 policy_dim=spec.action_dim, state_dim=spec.state_dim)
 
     def pm_out_dim(self) -> int:
         """Width of the PM's per-agent output."""
@@ -232,8 +233,9 @@ class AgentMixerAuthors(AgentMixer):
     log pi_i. No IGC / BC term (the call is commented out there); `igc_coef` > 0 adds our clone term anyway.
     Continuous: Normal(individual means, u), diagonal.
 
-    The PM is our MLP-Mixer (policy_modifier.py) on the concatenated inputs, where theirs encodes each input group
-    with its own Linear-ReLU-LayerNorm first; widths, blocks, y, gain and the temperature schedule are settings.
+    The PM is theirs with `pm_arch="authors"` (the `agentmixer_authors` preset, at their widths: policy_modifier.py
+    says what it reproduces and what not, namely the GRU on its state branch); `pm_arch="mixer"` is our MLP-Mixer on
+    the concatenated inputs. Widths, blocks, y, gain and the temperature schedule are settings.
     `pm_dropout` > 0 (ours, not the authors') acts a fraction of the steps by the individual policies alone.
     """
 
