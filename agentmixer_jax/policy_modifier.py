@@ -125,6 +125,7 @@ class PolicyModifier(nn.Module):
     arch: str = "mixer"
     policy_dim: int = 0  # arch="authors": the widths of the policy and state groups of `features`
     state_dim: int = 0
+    mixing: str = "ac"  # the mixing layers of each block, agent (a) and channel (c); fewer only to profile the PM
 
     @nn.compact
     def __call__(self, features: Array) -> Array:
@@ -146,9 +147,11 @@ class PolicyModifier(nn.Module):
                 features = jnp.concatenate([features, ids], axis=-1)
             x = nn.LayerNorm()(ACTIVATIONS[self.activation](dense(self.channels)(features)))
         for _ in range(self.blocks):
-            x = AgentMixing(self.num_agents, self.token_hidden, self.activation, equivariant=not self.agent_ids,
-                            init=init, hidden_norm=authors)(x)
-            x = ChannelMixing(self.channel_hidden, self.activation, init=init, hidden_norm=authors)(x)
+            if "a" in self.mixing:
+                x = AgentMixing(self.num_agents, self.token_hidden, self.activation,
+                                equivariant=not self.agent_ids, init=init, hidden_norm=authors)(x)
+            if "c" in self.mixing:
+                x = ChannelMixing(self.channel_hidden, self.activation, init=init, hidden_norm=authors)(x)
         x = nn.LayerNorm()(x)
         head_init = orthogonal(0.01) if authors else nn.initializers.zeros
         return nn.Dense(self.out_dim, kernel_init=head_init, bias_init=nn.initializers.zeros, name="out")(x)

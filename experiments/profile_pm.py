@@ -8,10 +8,13 @@ The PM of `--algo` at the task's preset (widths, agents, its input features) run
 one PPO minibatch of random features, and each variant's program (the gradient of a scalar of its output with
 respect to its parameters, as in the PPO epochs) is timed over `--repeats` interleaved rounds:
 
-    input      the input layer (Dense, activation, LayerNorm) and the output layer
+    input      the PM without its mixing blocks: input layer(s), final LayerNorm, output layer
     +channel   ... + the channel-mixing MLP
     +agent     ... + the agent-mixing MLP (instead of the channel-mixing one)
-    whole      the library's PolicyModifier (input, agent and channel mixing, final LayerNorm, output)
+    whole      the PM (both)
+
+The parts are the PM itself with fewer mixing layers (`PolicyModifier.mixing`), for either architecture
+(`pm_arch`: ours, or the authors' with its input encoders).
 
 XLA's FLOPs and bytes accessed of each program are printed beside its time (load-independent).
 """
@@ -31,31 +34,6 @@ class Args:
     algo: str = "agentmixer_authors"
     seeds: int = 8
     repeats: int = 7
-
-
-def partial_pm(pm, parts: str):
-    """A module with `pm`'s widths that keeps only the input and output layers and the mixing blocks named in
-    `parts` ("a": agent mixing, "c": channel mixing)."""
-    import flax.linen as nn
-    import jax.numpy as jnp
-
-    from agentmixer_jax.networks import ACTIVATIONS, dense
-    from agentmixer_jax.policy_modifier import AgentMixing, ChannelMixing
-
-    class PartialPM(nn.Module):
-        @nn.compact
-        def __call__(self, features):
-            if pm.agent_ids:
-                features = jnp.concatenate([features, jnp.eye(pm.num_agents, dtype=features.dtype)], axis=-1)
-            x = nn.LayerNorm()(ACTIVATIONS[pm.activation](dense(pm.channels)(features)))
-            for _ in range(pm.blocks):
-                if "a" in parts:
-                    x = AgentMixing(pm.num_agents, pm.token_hidden, pm.activation, equivariant=not pm.agent_ids)(x)
-                if "c" in parts:
-                    x = ChannelMixing(pm.channel_hidden, pm.activation)(x)
-            return nn.Dense(pm.out_dim)(x)
-
-    return PartialPM()
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -79,11 +57,12 @@ def main(argv: list[str] | None = None) -> dict:
     feature = policy.pm_features(out, jnp.zeros_like(out.head), state, mask)  # (N, F)
     batch = cfg.num_envs * cfg.num_steps // cfg.num_minibatches
     x = jax.random.normal(jax.random.PRNGKey(1), (args.seeds, batch) + feature.shape)
-    print(f"{args.task} {args.algo}: PM of {policy.pm.channels} channels over {feature.shape[0]} agents, "
-          f"{feature.shape[1]} input features; {args.seeds} seeds x {batch} samples per minibatch", flush=True)
+    print(f"{args.task} {args.algo}: PM ({policy.pm.arch}) of {policy.pm.channels} channels over {feature.shape[0]} "
+          f"agents, {feature.shape[1]} input features; {args.seeds} seeds x {batch} samples per minibatch", flush=True)
 
-    modules = {"input": partial_pm(policy.pm, ""), "+channel": partial_pm(policy.pm, "c"),
-               "+agent": partial_pm(policy.pm, "a"), "whole": policy.pm}
+    pm = policy.pm
+    modules = {"input": pm.clone(mixing=""), "+channel": pm.clone(mixing="c"), "+agent": pm.clone(mixing="a"),
+               "whole": pm}
     programs, result = {}, {}
     for name, module in modules.items():
         p = module.init(jax.random.PRNGKey(0), feature)["params"]

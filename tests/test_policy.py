@@ -56,6 +56,20 @@ def test_authors_pm_encodes_each_input_group_as_their_action_attention():
                                atol=1e-6)
 
 
+@pytest.mark.parametrize("arch", ["mixer", "authors"])
+def test_pm_mixing_drops_only_the_layers_it_leaves_out(arch):
+    """`mixing` (for profiling the PM): the parts left in are the PM's own layers, with the same parameters."""
+    pm = PolicyModifier(num_agents=N, out_dim=5, channels=16, token_hidden=8, channel_hidden=32, arch=arch,
+                        policy_dim=5, state_dim=9)
+    x = jax.random.normal(jax.random.PRNGKey(0), (N, 21))
+    full = pm.init(jax.random.PRNGKey(1), x)["params"]
+    for mixing, dropped in (("a", "ChannelMixing_0"), ("c", "AgentMixing_0"), ("", "AgentMixing_0")):
+        part = pm.clone(mixing=mixing).init(jax.random.PRNGKey(1), x)["params"]
+        assert dropped not in part and set(part) < set(full)
+        for name in part:
+            assert jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.all(a == b)), part[name], full[name]))
+
+
 def test_authors_pm_needs_the_inputs_it_was_built_for():
     with pytest.raises(ValueError, match="pm_arch='authors' is the authors' PM"):
         TrainConfig(algo="agentmixer", pm_form="gumbel", pm_arch="authors").validate()
