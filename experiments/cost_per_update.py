@@ -6,6 +6,8 @@
 
 FLOPs and bytes accessed of `Trainer.run(state, 1)` at the task's preset, from `compiled.cost_analysis()`: a
 load-independent proxy for the cost of each algorithm (wall time needs a quiet machine: experiments.bench_algos).
+XLA counts each loop body once whatever its trip count, so this is one acting step of the rollout plus one
+minibatch's loss and gradient (and the program outside its loops), not the whole update.
 """
 
 from __future__ import annotations
