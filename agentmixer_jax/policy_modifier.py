@@ -137,9 +137,9 @@ class PolicyModifier(nn.Module):
                 return nn.LayerNorm(name=f"{name}_norm")(ACTIVATIONS[self.activation](
                     dense(self.channels, init="orthogonal", name=name)(x)))
 
-            policy = features[:, :self.policy_dim]
-            feature = features[:, self.policy_dim:features.shape[-1] - self.state_dim]
-            state = nn.LayerNorm(name="state_input_norm")(features[:, features.shape[-1] - self.state_dim:])
+            split = features.shape[-1] - self.state_dim  # [policy | actor feature | state]
+            policy, feature = features[:, :self.policy_dim], features[:, self.policy_dim:split]
+            state = nn.LayerNorm(name="state_input_norm")(features[:, split:])
             state = encode(encode(state, "state_0"), "state_1")
             x = encode(jnp.concatenate([state, encode(policy, "policy"), feature, ids], -1), "features")
         else:

@@ -40,7 +40,12 @@ def cost(task: str, algo: str, config: dict | None = None) -> dict[str, float]:
     cfg = dataclasses.replace(cfg, **(config or {}))
     trainer = Trainer(envs.make(task, **env_kwargs(task)), cfg)
     state = jax.eval_shape(trainer.init, jax.random.PRNGKey(0), hp)
-    analysis = jax.jit(lambda s: trainer.run(s, 1)).lower(state).compile().cost_analysis()
+    return xla_cost(jax.jit(lambda s: trainer.run(s, 1)).lower(state).compile())
+
+
+def xla_cost(compiled) -> dict[str, float]:
+    """{"flops", "bytes"} of a compiled program by XLA's cost analysis (each loop body counted once)."""
+    analysis = compiled.cost_analysis()
     analysis = analysis[0] if isinstance(analysis, list) else analysis
     return {"flops": float(analysis.get("flops", float("nan"))),
             "bytes": float(analysis.get("bytes accessed", float("nan")))}

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> dict:
     import agentmixer_jax  # noqa: F401  (its XLA CPU flag, before any array exists)
     import envs
     from agentmixer_jax import registry
+    from experiments.cost_per_update import xla_cost
     from experiments.presets import env_kwargs, preset
 
     env = envs.make(args.task, **env_kwargs(args.task))
@@ -73,10 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         program = jax.jit(jax.vmap(jax.grad(loss)))
         compiled = program.lower(p, x).compile()
-        analysis = compiled.cost_analysis()
-        analysis = analysis[0] if isinstance(analysis, list) else analysis
-        result[name] = {"flops": float(analysis.get("flops", float("nan"))),
-                        "bytes": float(analysis.get("bytes accessed", float("nan"))), "times": []}
+        result[name] = {**xla_cost(compiled), "times": []}
         jax.block_until_ready(compiled(p, x))
         programs[name] = (compiled, p)
     for _ in range(args.repeats):
