@@ -100,6 +100,10 @@ class TrainConfig:
     gru_size: int = 64  # GRU hidden width (recurrent actors)
     share_actor_params: bool = True  # shared actor + one-hot agent id; False = per-agent parameters
     critic_hidden_sizes: tuple[int, ...] = (64, 64)  # critic MLP layer widths
+    # the critic's network: mlp (an MLP on the global state, or the agent's own obs for IPPO, + a one-hot id) or
+    # encoder (MAT's transformer encoder over every agent's observation, one value per agent: MAT-Dec's critic
+    # given to any centralised-critic algorithm; widths mat_embd / mat_heads / mat_blocks)
+    critic_arch: Literal["mlp", "encoder"] = "mlp"
     pm_channels: int = 64  # Policy Modifier: per-agent feature width C inside the mixer (AgentMixer)
     pm_blocks: int = 1  # Policy Modifier: number of (agent-mixing, channel-mixing) blocks
     pm_token_hidden: int = 32  # Policy Modifier: hidden width of the agent-mixing MLP
@@ -252,9 +256,24 @@ class TrainConfig:
         if self.popart and not self.value_norm:
             raise ValueError("popart=True preserves the critic's outputs across ValueNorm updates, but "
                              "value_norm=False: set value_norm=True too, or leave popart off")
-        if self.algo in ("mat", "mat_dec"):
+        if self.critic_arch not in ("mlp", "encoder"):
+            raise ValueError(f"critic_arch={self.critic_arch!r}: choose mlp or encoder")
+        if self.critic_arch == "encoder" or self.algo in ("mat", "mat_dec"):
             if self.mat_embd % self.mat_heads:
                 raise ValueError(f"mat_heads={self.mat_heads} must divide mat_embd={self.mat_embd}: pick a divisor")
+        if self.critic_arch == "encoder":
+            local = not getattr(algorithm.policy, "centralised_critic", True)  # AgentMixer's is a factory function
+            why = ("has the encoder already" if self.algo in ("mat", "mat_dec") else
+                   "learns Q critics (off-policy)" if algorithm.learner.off_policy else
+                   "has local critics (use mappo for a centralised one)" if local else "")
+            if why:
+                raise ValueError(f"critic_arch='encoder' gives MAT's encoder as the critic to an on-policy algorithm "
+                                 f"with a centralised critic; algo={self.algo!r} {why}: leave critic_arch='mlp'")
+            for field in ("recurrent_critic", "popart"):
+                if getattr(self, field):
+                    raise ValueError(f"{field}=True needs the MLP critic (a GRU / a linear value head to rescale); "
+                                     f"critic_arch='encoder' has neither: leave {field} off or use critic_arch='mlp'")
+        if self.algo in ("mat", "mat_dec"):
             for field in ("recurrent", "recurrent_critic", "popart", "feature_norm"):
                 if getattr(self, field):
                     raise ValueError(f"{field}=True does not apply to {self.algo} (transformer networks with their own "

@@ -292,3 +292,52 @@ def test_popart_keeps_the_critic_s_values_through_an_update_without_critic_learn
 def test_popart_needs_value_norm():
     with pytest.raises(ValueError, match="popart=True .* value_norm=True"):
         dataclasses.replace(SMALL, value_norm=False, popart=True).validate()
+
+
+def test_encoder_critic_gives_each_agent_a_value_from_every_agent_s_observation():
+    """critic_arch='encoder' (MAT-Dec's critic for any centralised-critic algorithm): one value per agent, read from
+    all the agents' observations (changing agent 0's changes agent 1's value), equivariant under a permutation of
+    the agents, independent of the global state; an update trains it with the critic's learning rate."""
+    cfg = dataclasses.replace(SMALL, critic_arch="encoder", mat_embd=16, mat_heads=2, normalize_inputs=False)
+    trainer = _trainer(cfg)
+    policy, spec = trainer.policy, trainer.spec
+    params = policy.init(jax.random.PRNGKey(0))
+    assert "EncodeBlock_0" in params["critic"]
+    rng = np.random.default_rng(0)
+    # away from the initial 0.01 gains, under which the other agents' influence is ~1e-7
+    params = {**params, "critic": jax.tree.map(lambda a: a + jnp.asarray(rng.normal(0, 0.5, a.shape), a.dtype),
+                                               params["critic"])}
+    obs = jnp.asarray(rng.normal(size=(spec.num_agents, spec.obs_dim)), jnp.float32)
+    state = jnp.asarray(rng.normal(size=(spec.state_dim,)), jnp.float32)
+    v = policy.value(params, obs, state)
+    assert v.shape == (spec.num_agents,)
+    np.testing.assert_allclose(policy.value(params, obs, state * 3 + 1), v)  # the state is not read
+    perm = np.roll(np.arange(spec.num_agents), 1)
+    np.testing.assert_allclose(policy.value(params, obs[perm], state), v[perm], rtol=1e-5, atol=1e-6)
+    v2 = policy.value(params, obs.at[0].set(jnp.asarray(rng.normal(size=spec.obs_dim), jnp.float32)), state)
+    assert float(jnp.max(jnp.abs(v2[1:] - v[1:]))) > 1e-3
+    hp = HParams(critic_lr=1e-30).as_floats()  # the encoder is in the critic's optimiser group: it must not move
+    state0 = trainer.init(jax.random.PRNGKey(0), hp)
+    state1, m = jax.jit(trainer.run, static_argnums=1)(state0, 1)
+    assert np.all(np.isfinite(m["value_loss"]))
+    moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), state1.learner.params["critic"],
+                         state0.learner.params["critic"])
+    assert max(jax.tree.leaves(moved)) < 1e-6
+    state2, _ = jax.jit(trainer.run, static_argnums=1)(trainer.init(jax.random.PRNGKey(0), HParams().as_floats()), 1)
+    moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), state2.learner.params["critic"],
+                         state0.learner.params["critic"])
+    assert max(jax.tree.leaves(moved)) > 1e-4
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(algo="ippo"), "algo='ippo' has local critics"),
+    (dict(algo="mat_dec"), "algo='mat_dec' has the encoder already"),
+    (dict(algo="masac", value_norm=False), "algo='masac' learns Q critics"),
+    (dict(popart=True), "popart=True needs the MLP critic"),
+    (dict(recurrent=True, recurrent_critic=True), "recurrent_critic=True needs the MLP critic"),
+    (dict(mat_heads=3), "mat_heads=3 must divide mat_embd=64"),
+    (dict(critic_arch="gru"), "critic_arch='gru': choose mlp or encoder"),
+])
+def test_encoder_critic_rejects_what_it_cannot_serve(change, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(SMALL, **{"critic_arch": "encoder", **change}).validate()

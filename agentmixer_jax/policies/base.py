@@ -27,6 +27,7 @@ from agentmixer_jax import distributions as D
 from agentmixer_jax import normalization as norm
 from agentmixer_jax.config import HParams, TrainConfig
 from agentmixer_jax.networks import ActorOutput, Critic, IndividualActors, LogStd, RecurrentCritic
+from agentmixer_jax.transformer import Encoder
 from envs.core import EnvSpec
 
 Array = jax.Array
@@ -77,7 +78,9 @@ class ActorCritic:
             share_params=config.share_actor_params, recurrent=config.recurrent, gru_size=config.gru_size,
             weight_init=config.weight_init, feature_norm=config.feature_norm, gru_dense=config.gru_dense,
             agent_id=config.agent_id)
-        if config.recurrent_critic:
+        if config.critic_arch == "encoder":  # MAT's encoder over the agents' observations (MAT-Dec's critic)
+            self.critic = Encoder(embd=config.mat_embd, heads=config.mat_heads, blocks=config.mat_blocks)
+        elif config.recurrent_critic:
             self.critic = RecurrentCritic(config.critic_hidden_sizes, config.activation, config.gru_size,
                                           weight_init=config.weight_init, feature_norm=config.feature_norm,
                                           gru_dense=config.gru_dense)
@@ -158,7 +161,11 @@ class ActorCritic:
         return self.actor.apply({"params": params["actor"]}, h, obs, mask, reset)
 
     def critic_input(self, obs: Array, state: Array) -> Array:
-        """(N, in): the global state (centralised) or the agent's own obs (local), plus a one-hot id."""
+        """(N, in): the global state (centralised) or the agent's own obs (local), plus a one-hot id; with
+        critic_arch='encoder' the observations (N, obs_dim) alone: row i's value reads agent i's obs through the
+        residual path and the others' through attention."""
+        if self.config.critic_arch == "encoder":
+            return obs
         ids = jnp.eye(self.num_agents, dtype=jnp.float32)
         if self.centralised_critic:
             x = jnp.broadcast_to(state, (self.num_agents, state.shape[-1]))
@@ -178,7 +185,8 @@ class ActorCritic:
 
     def value(self, params, obs: Array, state: Array) -> Array:
         """(N,) per-agent values of a feed-forward critic."""
-        return self.critic.apply({"params": params["critic"]}, self.critic_input(obs, state))
+        values = self.critic.apply({"params": params["critic"]}, self.critic_input(obs, state))
+        return values[0] if self.config.critic_arch == "encoder" else values  # the encoder: (values, reps)
 
     def rescale_value_head(self, params, fn):
         """params with the critic's linear output layer replaced by fn(kernel (H, 1), bias (1,)) -> (kernel, bias)
