@@ -144,6 +144,7 @@ class TrainConfig:
     popart: bool = False  # with value_norm: rescale the critic's output layer so its outputs survive a stats update
     normalize_inputs: bool = False  # running mean / std normalisation of observations and global state
     feature_norm: bool = False  # LayerNorm on every actor / critic input (MAPPO's use_feature_normalization)
+    hidden_norm: bool = False  # LayerNorm after every hidden layer of the MLP actors / critics (MAPPO's MLPLayer)
     weight_init: Literal["normal", "orthogonal"] = "normal"  # actors and critics (gains sqrt 2 / 0.01 / 1)
     agent_id: bool = True  # shared actors: one-hot agent id appended to the observation
     gru_dense: bool = False  # recurrent networks: a Dense layer + activation after the GRU (JaxMARL's MAPPO)
@@ -274,7 +275,7 @@ class TrainConfig:
                     raise ValueError(f"{field}=True needs the MLP critic (a GRU / a linear value head to rescale); "
                                      f"critic_arch='encoder' has neither: leave {field} off or use critic_arch='mlp'")
         if self.algo in ("mat", "mat_dec"):
-            for field in ("recurrent", "recurrent_critic", "popart", "feature_norm"):
+            for field in ("recurrent", "recurrent_critic", "popart", "feature_norm", "hidden_norm"):
                 if getattr(self, field):
                     raise ValueError(f"{field}=True does not apply to {self.algo} (transformer networks with their own "
                                      f"LayerNorms, no GRU and no separate critic head): leave {field} off")

@@ -90,12 +90,16 @@ def gru_cell(features: int, init: str = "normal") -> nn.GRUCell:
 class MLP(nn.Module):
     """x (..., in) -> (..., hidden_sizes[-1]) with the activation after every layer.
 
-    `feature_norm`: LayerNorm on the input first (the MAPPO codebase's `use_feature_normalization`)."""
+    `feature_norm`: LayerNorm on the input first (the MAPPO codebase's `use_feature_normalization`).
+    `hidden_norm`: LayerNorm after every layer's activation (the MAPPO codebase's `MLPLayer`: Linear -> activation
+    -> LayerNorm, which the AgentMixer authors' code builds every actor and critic from: LiZhYun/
+    BackPropagationThroughAgents bta/algorithms/utils/mlp.py @ ecc9a14; MAT-Dec's actor has it too)."""
 
     hidden_sizes: Sequence[int]
     activation: str = "relu"
     weight_init: str = "normal"
     feature_norm: bool = False
+    hidden_norm: bool = False
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
@@ -103,6 +107,8 @@ class MLP(nn.Module):
             x = nn.LayerNorm()(x)
         for size in self.hidden_sizes:
             x = ACTIVATIONS[self.activation](dense(size, init=self.weight_init)(x))
+            if self.hidden_norm:
+                x = nn.LayerNorm()(x)
         return x
 
 
@@ -125,10 +131,11 @@ class _ActorCore(nn.Module):
     weight_init: str = "normal"
     feature_norm: bool = False
     gru_dense: bool = False
+    hidden_norm: bool = False
 
     @nn.compact
     def __call__(self, h: Array, x: Array, reset: Array) -> tuple[Array, Array, Array]:
-        feat = MLP(self.hidden_sizes, self.activation, self.weight_init, self.feature_norm)(x)
+        feat = MLP(self.hidden_sizes, self.activation, self.weight_init, self.feature_norm, self.hidden_norm)(x)
         if self.recurrent:
             h = jnp.where(reset, jnp.zeros_like(h), h)
             h, feat = gru_cell(self.gru_size, self.weight_init)(h, feat)
@@ -165,11 +172,12 @@ class IndividualActors(nn.Module):
     feature_norm: bool = False
     gru_dense: bool = False
     agent_id: bool = True
+    hidden_norm: bool = False
 
     def _core_kwargs(self) -> dict:
         return dict(hidden_sizes=self.hidden_sizes, activation=self.activation, action_dim=self.action_dim,
                     recurrent=self.recurrent, gru_size=self.gru_size, weight_init=self.weight_init,
-                    feature_norm=self.feature_norm, gru_dense=self.gru_dense)
+                    feature_norm=self.feature_norm, gru_dense=self.gru_dense, hidden_norm=self.hidden_norm)
 
     def core_module(self) -> _ActorCore:
         """One agent's actor as a standalone module, to apply to one agent's parameters: `params["shared"]`, or
@@ -209,10 +217,11 @@ class Critic(nn.Module):
     activation: str = "relu"
     weight_init: str = "normal"
     feature_norm: bool = False
+    hidden_norm: bool = False
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        feat = MLP(self.hidden_sizes, self.activation, self.weight_init, self.feature_norm)(x)
+        feat = MLP(self.hidden_sizes, self.activation, self.weight_init, self.feature_norm, self.hidden_norm)(x)
         return dense(1, gain=1.0, init=self.weight_init)(feat)[..., 0]
 
 
@@ -227,10 +236,11 @@ class RecurrentCritic(nn.Module):
     weight_init: str = "normal"
     feature_norm: bool = False
     gru_dense: bool = False
+    hidden_norm: bool = False
 
     @nn.compact
     def __call__(self, h: Array, x: Array, reset: Array) -> tuple[Array, Array]:
-        feat = MLP(self.hidden_sizes, self.activation, self.weight_init, self.feature_norm)(x)
+        feat = MLP(self.hidden_sizes, self.activation, self.weight_init, self.feature_norm, self.hidden_norm)(x)
         h = jnp.where(reset, jnp.zeros_like(h), h)
         h, feat = gru_cell(self.gru_size, self.weight_init)(h, feat)
         if self.gru_dense:

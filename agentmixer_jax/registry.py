@@ -31,16 +31,17 @@ _AR_DEFAULTS = {"pm_form": "autoregressive", "igc_exact": True, "ar_reference": 
 # 01578ae; unchanged at 13607d0, and none of their bta/scripts/temporal scripts overrides them): use_valuenorm,
 # use_huber_loss with huber_delta 10 (their bta/utils/util.py huber is two-sided), use_feature_normalization
 # (LayerNorm on inputs, and no running input normalisation), use_orthogonal with gain 0.01 on the action layer,
-# relu, hidden_size 64 with layer_N 1 (two 64-wide layers), use_clipped_value_loss; max_grad_norm 10 and
-# value_loss_coef 1 are already our defaults. The temporal runner uses them (bta/runner/temporal/base_runner.py
-# @ 13607d0: ValueNorm and huber_loss in compute_returns / joint_train). `--network authors` applies the same set
-# to any algorithm. Not reproduced by default: their actors and critics are recurrent (use_recurrent_policy
-# defaults to True: a GRU after the MLP base, bta/algorithms/bta/algorithm/r_actor_critic.py), which
-# `--config.recurrent --config.recurrent-critic` adds; and their critic is one network per agent (ours is one
-# network with agent ids).
-AUTHORS_NETWORK = dict(value_norm=True, value_loss="huber", feature_norm=True, normalize_inputs=False,
-                       weight_init="orthogonal", clip_value_loss=True, activation="relu", hidden_sizes=(64, 64),
-                       critic_hidden_sizes=(64, 64))
+# relu, hidden_size 64 with layer_N 1 (two 64-wide layers, each Linear -> ReLU -> LayerNorm: their MLPLayer in
+# bta/algorithms/utils/mlp.py @ ecc9a14, our hidden_norm, added 2026-12-05), use_clipped_value_loss;
+# max_grad_norm 10 and value_loss_coef 1 are already our defaults. The temporal runner uses them
+# (bta/runner/temporal/base_runner.py @ 13607d0: ValueNorm and huber_loss in compute_returns / joint_train).
+# `--network authors` applies the same set to any algorithm. Not reproduced by default: their actors and critics
+# are recurrent (use_recurrent_policy defaults to True: a GRU after the MLP base,
+# bta/algorithms/bta/algorithm/r_actor_critic.py), which `--config.recurrent --config.recurrent-critic` adds; and
+# their critic is one network per agent (ours is one network with agent ids).
+AUTHORS_NETWORK = dict(value_norm=True, value_loss="huber", feature_norm=True, hidden_norm=True,
+                       normalize_inputs=False, weight_init="orthogonal", clip_value_loss=True, activation="relu",
+                       hidden_sizes=(64, 64), critic_hidden_sizes=(64, 64))
 
 # The authors' AgentMixer builds one policy (actor and critic) per agent and one Policy Modifier shared by all
 # (bta/runner/temporal/base_runner.py @ 13607d0, lines 158-170 `self.policy` and 193-194 `Action_Attention`; last

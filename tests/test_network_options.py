@@ -240,6 +240,7 @@ def test_network_setups_apply_over_the_preset_and_flags_override_them(tmp_path):
 
     cfg, _ = preset("protoss_5v5", "mappo", "authors")
     assert cfg.value_norm and cfg.value_loss == "huber" and cfg.feature_norm and cfg.weight_init == "orthogonal"
+    assert cfg.hidden_norm  # their MLPLayer: Linear -> ReLU -> LayerNorm
     assert cfg.num_envs == preset("protoss_5v5", "mappo")[0].num_envs  # the env preset's rollout is kept
     with pytest.raises(ValueError, match="known: preset, authors, jaxmarl"):
         preset("protoss_5v5", "mappo", "nope")
@@ -341,3 +342,25 @@ def test_encoder_critic_gives_each_agent_a_value_from_every_agent_s_observation(
 def test_encoder_critic_rejects_what_it_cannot_serve(change, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(SMALL, **{"critic_arch": "encoder", **change}).validate()
+
+
+def test_hidden_norm_puts_a_layer_norm_after_every_hidden_layer_of_actors_and_critic():
+    """hidden_norm (the MAPPO codebase's MLPLayer, the AgentMixer authors' networks): the actors' last hidden
+    feature is layer-normalised per agent (zero mean, unit variance at the initial scale 1 / offset 0), and every
+    hidden layer of actor and critic has its LayerNorm; without it neither holds."""
+    trainer = _trainer(dataclasses.replace(SMALL, hidden_sizes=(16, 16), critic_hidden_sizes=(16, 16, 16)))
+    normed = _trainer(dataclasses.replace(SMALL, hidden_sizes=(16, 16), critic_hidden_sizes=(16, 16, 16),
+                                          hidden_norm=True))
+    rng = np.random.default_rng(0)
+    spec = trainer.spec
+    obs = jnp.asarray(rng.normal(size=(spec.num_agents, spec.obs_dim)), jnp.float32)
+    mask = jnp.ones((spec.num_agents, spec.action_dim), bool)
+    for t, want in ((trainer, 0), (normed, 1)):
+        params = t.policy.init(jax.random.PRNGKey(0))
+        _, out = t.policy.actor_step(params, t.policy.initial_hidden(), obs, mask, jnp.bool_(True))
+        feat = np.asarray(out.feature)
+        is_normed = np.allclose(feat.mean(-1), 0, atol=1e-4) and np.allclose(feat.var(-1), 1, atol=1e-2)
+        assert is_normed == bool(want)
+        core = params["actor"]["shared"]["MLP_0"]
+        assert sum(k.startswith("LayerNorm") for k in core) == 2 * want
+        assert sum(k.startswith("LayerNorm") for k in params["critic"]["MLP_0"]) == 3 * want

@@ -255,8 +255,8 @@ def test_presets_and_cli_derive_their_algorithms_from_the_registry():
     # the authors' value and network settings, over the env preset (predator-prey's running input normalisation off)
     pp_authors = presets.preset("predator_prey_authors_p1", "agentmixer_authors")[0]
     for cfg in (authors, pp_authors):
-        assert (cfg.value_norm, cfg.value_loss, cfg.feature_norm, cfg.weight_init, cfg.normalize_inputs) == (
-            True, "huber", True, "orthogonal", False)
+        assert (cfg.value_norm, cfg.value_loss, cfg.feature_norm, cfg.hidden_norm, cfg.weight_init,
+                cfg.normalize_inputs) == (True, "huber", True, True, "orthogonal", False)
         # their Policy Modifier at their sizes, over the env presets' 16-channel PM
         assert (cfg.pm_arch, cfg.pm_channels, cfg.pm_token_hidden, cfg.pm_channel_hidden) == ("authors", 64, 32, 256)
     assert presets.preset("predator_prey_authors_p1", "agentmixer_joint")[0].normalize_inputs is True

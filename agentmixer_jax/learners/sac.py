@@ -110,7 +110,7 @@ class SAC:
         self.acting = acting
         self.config = config
         self.q_net = Critic(config.critic_hidden_sizes, config.activation, weight_init=config.weight_init,
-                            feature_norm=config.feature_norm)
+                            feature_norm=config.feature_norm, hidden_norm=config.hidden_norm)
         self.buffer = flashbax.make_item_buffer(max_length=config.buffer_size, min_length=1,
                                                 sample_batch_size=config.sac_batch_size, add_sequences=True)
         self.grad_steps = round(config.utd_ratio * config.batch_size)

@@ -77,16 +77,16 @@ class ActorCritic:
             hidden_sizes=config.hidden_sizes, activation=config.activation,
             share_params=config.share_actor_params, recurrent=config.recurrent, gru_size=config.gru_size,
             weight_init=config.weight_init, feature_norm=config.feature_norm, gru_dense=config.gru_dense,
-            agent_id=config.agent_id)
+            agent_id=config.agent_id, hidden_norm=config.hidden_norm)
         if config.critic_arch == "encoder":  # MAT's encoder over the agents' observations (MAT-Dec's critic)
             self.critic = Encoder(embd=config.mat_embd, heads=config.mat_heads, blocks=config.mat_blocks)
         elif config.recurrent_critic:
             self.critic = RecurrentCritic(config.critic_hidden_sizes, config.activation, config.gru_size,
                                           weight_init=config.weight_init, feature_norm=config.feature_norm,
-                                          gru_dense=config.gru_dense)
+                                          gru_dense=config.gru_dense, hidden_norm=config.hidden_norm)
         else:
             self.critic = Critic(config.critic_hidden_sizes, config.activation, weight_init=config.weight_init,
-                                 feature_norm=config.feature_norm)
+                                 feature_norm=config.feature_norm, hidden_norm=config.hidden_norm)
         self.log_std = None if spec.discrete else LogStd(spec.action_dim)
 
     # ----- parameters -------------------------------------------------------------------------
