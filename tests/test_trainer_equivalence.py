@@ -48,6 +48,13 @@ def test_same_results_as_the_one_closure_runner(name):
         np.testing.assert_allclose(got["eval"][k], v, rtol=1e-5, atol=1e-6, err_msg=k)
     assert got["param_abs_sums"].keys() == want["param_abs_sums"].keys()
     for k, v in want["param_abs_sums"].items():
+        if abs(v) < 1e-4:
+            # a parameter that stayed at its zero init up to float rounding (climbing_agentmixer's PM
+            # AgentMixing_0/Dense_0 bias: 2.3e-6 in the reference, every other parameter >= 0.015) has a sum that
+            # is rounding noise: a fresh install on 2026-12-05 (jax 0.10.2, flax 0.12.8, optax 0.2.8) gave 4.2e-6
+            # with every metric and evaluation still equal. It must still be at rounding level.
+            assert abs(got["param_abs_sums"][k]) < 1e-4, (k, got["param_abs_sums"][k])
+            continue
         # the same absolute floor as above: a bias that stayed ~1e-9 from zero differs in its rounding since GRU
         # recurrent kernels are drawn by the QR-free orthogonal init (networks.orthogonal: the same matrix as
         # flax's QR one up to float rounding)
