@@ -8,8 +8,11 @@ Every learner (PPO now; SAC and HAPPO later), checkpoint playback and the benchm
     acting.evaluate(params, key, episodes)        # decentralised greedy evaluation, mean episode statistics
     acting.play(params, key, num_steps, num_envs, sample)      # per-step records of the individual policies
 
-`behaviour(params, out, state, mask, key) -> PolicyStep` picks the actions of ONE environment from the actors'
-output `out`; `step` vmaps it over environments. Shapes below: E environments, N agents.
+`behaviour(params, out, state, mask, key, episode_key) -> PolicyStep` picks the actions of ONE environment from
+the actors' output `out`; `step` vmaps it over environments. `key` is fresh each step; `episode_key` is drawn at
+the start of each episode and kept until it ends (None unless the policy asks for one, `policy.uses_episode_key`:
+randomness that must hold for a whole episode, as `pm_dropout_per="episode"`). Shapes below: E environments,
+N agents.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from envs.core import MultiAgentEnv, TimeStep
 from envs.wrappers import AutoReset, EpisodeStats
 
 Array = jax.Array
-Behaviour = Callable[[Any, Any, Array, Array, Array], PolicyStep]
+Behaviour = Callable[[Any, Any, Array, Array, Array, Array | None], PolicyStep]
 
 # The greedy evaluator stops after this many steps even if an episode never ends (a policy stuck forever).
 MAX_EVAL_STEPS = 100_000
@@ -49,6 +52,8 @@ class ActingCarry:
     timestep: TimeStep  # (E, ...) the time step the next actions respond to
     hidden: Array  # (E, N, gru_size) recurrent state of the individual actors
     start: Array  # (E,) bool: the next step is the first of an episode (recurrent state reset before acting)
+    # (E, 2) key of each environment's current episode (redrawn at its start), or None when the policy needs none
+    episode_key: Array | None = None
 
 
 @struct.dataclass
@@ -93,8 +98,11 @@ class Acting:
 
     def reset(self, key: Array, num_envs: int) -> ActingCarry:
         env_state, ts = self._env_reset(jax.random.split(key, num_envs), self.env_params)
+        # folded, not split, from the key: the env keys above stay what they were before episode keys existed
+        episode_key = (jax.random.split(jax.random.fold_in(key, 1), num_envs) if self.policy.uses_episode_key
+                       else None)
         return ActingCarry(env_state=env_state, timestep=ts, hidden=self.initial_hidden(num_envs),
-                           start=jnp.ones((num_envs,), bool))
+                           start=jnp.ones((num_envs,), bool), episode_key=episode_key)
 
     def step(self, params, carry: ActingCarry, k_act: Array, k_env: Array, behaviour: Behaviour
              ) -> tuple[ActingCarry, StepRecord]:
@@ -104,13 +112,18 @@ class Acting:
         num_envs = carry.start.shape[0]
         obs, state = self.policy.inputs(params, ts.obs, ts.state)  # the running input normalisation, if any
         hidden, out = self._actor(params, carry.hidden, obs, ts.action_mask, carry.start)
-        pstep = jax.vmap(behaviour, in_axes=(None, 0, 0, 0, 0))(params, out, state, ts.action_mask,
-                                                                jax.random.split(k_act, num_envs))
+        episode_key = carry.episode_key
+        if episode_key is not None:  # a new key where an episode starts (folded: k_act's own stream is unchanged)
+            fresh = jax.random.split(jax.random.fold_in(k_act, 1), num_envs)
+            episode_key = jnp.where(carry.start[:, None], fresh, episode_key)
+        pstep = jax.vmap(behaviour, in_axes=(None, 0, 0, 0, 0, 0))(params, out, state, ts.action_mask,
+                                                                   jax.random.split(k_act, num_envs), episode_key)
         env_state, next_ts = self._env_step(jax.random.split(k_env, num_envs), carry.env_state,
                                             self.to_env_action(pstep.action), self.env_params)
         record = StepRecord(obs=ts.obs, state=ts.state, mask=ts.action_mask, start=carry.start, policy=pstep,
                             next=next_ts)
-        return ActingCarry(env_state=env_state, timestep=next_ts, hidden=hidden, start=next_ts.done), record
+        return ActingCarry(env_state=env_state, timestep=next_ts, hidden=hidden, start=next_ts.done,
+                           episode_key=episode_key), record
 
     # ----- behaviours built from the policy ----------------------------------------------------------
     def greedy(self, mode: Callable | None = None) -> Behaviour:
@@ -118,7 +131,7 @@ class Acting:
         policy = self.policy
         mode = mode or (lambda params, out, state, mask: policy.mode(params, out, mask))
 
-        def behaviour(params, out, state, mask, key):
+        def behaviour(params, out, state, mask, key, episode_key):
             action = mode(params, out, state, mask)
             return PolicyStep(action, jnp.zeros((0,), jnp.float32), (), {})
 
@@ -127,7 +140,8 @@ class Acting:
     def individual_sample(self, hp) -> Behaviour:
         """Each agent samples from its own individual policy (no joint policy, no expert)."""
         policy = self.policy
-        return lambda params, out, state, mask, key: policy.individual_act(params, out, state, mask, key, hp)
+        return lambda params, out, state, mask, key, episode_key: policy.individual_act(params, out, state, mask,
+                                                                                        key, hp)
 
     # ----- greedy evaluation --------------------------------------------------------------------------
     def evaluate(self, params, key: Array, episodes: int, mode: Callable | None = None) -> dict:

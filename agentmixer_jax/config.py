@@ -122,6 +122,9 @@ class TrainConfig:
     # decentralised play (ours, issue 12: the joint's conditionals do not carry into decentralised play under
     # partial observability; with pm_form=authors this is no longer the authors' exact method)
     pm_dropout: float = 0.0
+    # pm_dropout > 0: draw it per step (each step acted by the individuals with probability pm_dropout) or per episode
+    # (whole episodes acted by the individual policies alone, as decentralised execution is; ours)
+    pm_dropout_per: Literal["step", "episode"] = "step"
     ar_reference: Literal["mode", "probs"] = "mode"  # pm_form=autoregressive with igc_exact: the reference r_<i
     ar_distill: Literal["soft", "hard"] = "soft"  # pm_form=autoregressive: distil onto the conditionals or the decode
     tau_schedule: TauSchedule = "constant"  # AgentMixer, discrete: gumbel_tau over training (the authors' decay_id)
@@ -229,6 +232,11 @@ class TrainConfig:
             raise ValueError(f"pm_dropout={self.pm_dropout} belongs to pm_form='joint' or 'authors' (discrete) "
                              f"trained by PPO (algo='agentmixer_joint' or 'agentmixer_authors'); algo={self.algo!r} "
                              f"with pm_form={self.pm_form!r}: set pm_dropout to 0")
+        if self.pm_dropout_per not in ("step", "episode"):
+            raise ValueError(f"pm_dropout_per={self.pm_dropout_per!r}: choose step or episode")
+        if self.pm_dropout_per == "episode" and self.pm_dropout == 0:
+            raise ValueError("pm_dropout_per='episode' draws pm_dropout once per episode, but pm_dropout=0: set "
+                             "pm_dropout in (0, 1) (e.g. 0.5), or leave pm_dropout_per at 'step'")
         if self.pm_arch not in ("mixer", "authors"):
             raise ValueError(f"pm_arch={self.pm_arch!r}: choose mixer or authors")
         if self.pm_arch == "authors" and (self.pm_form == "gumbel" or not self.pm_agent_ids):

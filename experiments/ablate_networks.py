@@ -43,6 +43,7 @@ def _cli(overrides: dict) -> dict[str, str]:
 
 # their networks, as `--network jaxmarl` sets them (experiments/presets.py NETWORKS)
 _JAXMARL_NETWORKS = _cli(NETWORKS["jaxmarl"])
+_AUTHORS_NETWORKS = _cli(NETWORKS["authors"])
 _FF_128 = {"hidden-sizes": "128 128", "critic-hidden-sizes": "128 128"}
 VARIANTS: dict[str, dict[str, str]] = {
     "today": {**_OFF},
@@ -65,13 +66,21 @@ VARIANTS: dict[str, dict[str, str]] = {
     # the same, with our running input normalisation (of the observations and of the critic's state)
     "jaxmarl_ff_inputs": {**_JAXMARL_HP, **_FF_128, "normalize-inputs": "True"},
     "jaxmarl_inputs": {**_JAXMARL_HP, **_JAXMARL_NETWORKS, "normalize-inputs": "True"},
+    # a LayerNorm after every hidden layer (the MAPPO codebase's MLPLayer, which the AgentMixer authors build on:
+    # LiZhYun/BackPropagationThroughAgents bta/algorithms/utils/mlp.py @ ecc9a14), alone and with the preset's
+    # input normalisation; "authors" is their whole network and value setup (`--network authors`)
+    "hidden_norm": {**_OFF, "hidden-norm": "True"},
+    "hidden_norm_inputs": {"normalize-inputs": "True", "hidden-norm": "True"},
+    "authors": {**_OFF, **_AUTHORS_NETWORKS},
 }
 
 # variants whose option list is too long for the table's column: what it shows instead
 LABELS = {"jaxmarl_ff": "JaxMARL's hyperparameters (see VARIANTS), our feed-forward networks at width 128",
           "jaxmarl": "JaxMARL's hyperparameters and networks (GRU actor and critic, no agent id)",
           "jaxmarl_ff_inputs": "jaxmarl_ff + normalize-inputs=True",
-          "jaxmarl_inputs": "jaxmarl + normalize-inputs=True"}
+          "jaxmarl_inputs": "jaxmarl + normalize-inputs=True",
+          "authors": "the AgentMixer authors' networks (`--network authors`: ValueNorm, Huber, input and hidden "
+                     "LayerNorms, orthogonal init, ReLU 64 x 64)"}
 
 # task prefix -> the evaluation statistic the table reports
 EVAL_METRIC = {"protoss": "win_rate", "terran": "win_rate", "zerg": "win_rate", "jaxmarl": "win_rate"}

@@ -225,6 +225,37 @@ def test_pm_dropout_acts_by_the_product_on_dropped_steps_and_rescores_each_step_
     np.testing.assert_allclose(float(aux_kept), float(aux_dropped), rtol=1e-6)
 
 
+def _rollout_draws(per: str, form: str) -> tuple[np.ndarray, np.ndarray]:
+    """(dropped (T, E), episode start (T, E)) of one PPO rollout on the bridge with pm_dropout 0.5 drawn per `per`."""
+    from agentmixer_jax.trainer import Trainer
+    algo = {"joint": "agentmixer_joint", "authors": "agentmixer_authors"}[form]
+    cfg = TrainConfig(algo=algo, pm_form=form, pm_dropout=0.5, pm_dropout_per=per, num_envs=16, num_steps=150,
+                      total_env_steps=16 * 150, pm_channels=8, pm_channel_hidden=8, pm_token_hidden=4,
+                      pm_arch="mixer")
+    trainer = Trainer(envs.make("bridge"), cfg)
+    state = trainer.init(jax.random.PRNGKey(3), HParams())
+    _, traj, _, metrics = jax.jit(trainer.learner.rollout)(state.learner, state.hp)
+    return np.asarray(traj.extras), np.asarray(traj.start)
+
+
+@pytest.mark.parametrize("form", ["joint", "authors"])
+def test_pm_dropout_per_episode_holds_one_draw_for_each_whole_episode(form):
+    dropped, start = _rollout_draws("episode", form)
+    episodes = np.cumsum(start, 0)  # (T, E) episode number of each step within its env
+    draws = []
+    for e in range(dropped.shape[1]):
+        for k in np.unique(episodes[:, e]):
+            steps = dropped[episodes[:, e] == k, e]
+            assert np.all(steps == steps[0]), f"env {e}, episode {k}: the draw changed within the episode"
+            draws.append(steps[0])
+    assert len(draws) >= 60  # the rollout spans many bridge episodes (<= 25 steps each)
+    assert 0.3 < np.mean(draws) < 0.7  # and each episode is drawn afresh with probability 0.5
+    # per step (the default), the same rollout's draws change within episodes: the check above could fail
+    dropped, start = _rollout_draws("step", form)
+    assert 0.45 < dropped.mean() < 0.55
+    assert np.mean(dropped[1:] != dropped[:-1]) > 0.3
+
+
 def test_pm_dropout_is_rejected_where_it_cannot_work():
     with pytest.raises(ValueError, match="pm_dropout=1.0: a probability in"):
         TrainConfig(algo="agentmixer_joint", pm_form="joint", pm_dropout=1.0).validate()
@@ -236,6 +267,11 @@ def test_pm_dropout_is_rejected_where_it_cannot_work():
                                                                  pm_dropout=0.5))
     with pytest.raises(ValueError, match="pm_dropout=0.5 belongs to"):
         TrainConfig(algo="agentmixer_sac", pm_form="joint", pm_dropout=0.5).validate()
+    with pytest.raises(ValueError, match="pm_dropout_per='episode' draws pm_dropout once per episode, but "
+                                         "pm_dropout=0: set pm_dropout"):
+        TrainConfig(algo="agentmixer_joint", pm_form="joint", pm_dropout_per="episode").validate()
+    with pytest.raises(ValueError, match="pm_dropout_per='sometimes': choose step or episode"):
+        TrainConfig(algo="agentmixer_joint", pm_form="joint", pm_dropout=0.5, pm_dropout_per="sometimes").validate()
 
 
 def test_joint_mode_breaks_ties_toward_the_individual_policies():

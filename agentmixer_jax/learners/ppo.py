@@ -126,8 +126,10 @@ class PPO:
         the critic at its start, the behaviour's metrics averaged over the rollout)."""
         policy = self.policy
 
-        def behaviour(params, out, obs_state, mask, key):
-            return policy.act(params, out, obs_state, mask, key, hp)
+        def behaviour(params, out, obs_state, mask, key, episode_key):
+            if episode_key is None:
+                return policy.act(params, out, obs_state, mask, key, hp)
+            return policy.act(params, out, obs_state, mask, key, hp, episode_key=episode_key)
 
         def step(state: PPOState, _):
             key, k_act, k_env = jax.random.split(state.key, 3)

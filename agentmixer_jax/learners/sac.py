@@ -199,7 +199,7 @@ class SAC:
         policy = self.policy
         warm = state.env_steps < self.config.warmup_steps
 
-        def behaviour(params, out, obs_state, mask, key):
+        def behaviour(params, out, obs_state, mask, key, episode_key):
             k_pol, k_rand = jax.random.split(key)
             sample = policy.sac_sample(params, out, obs_state, mask, k_pol, hp)
             action = jnp.where(warm, self.random_action(mask, k_rand), sample.action)

@@ -96,6 +96,10 @@ class AgentMixer(ActorCritic):
                                  agent_ids=config.pm_agent_ids, arch=config.pm_arch,
                                  policy_dim=spec.action_dim, state_dim=spec.state_dim)
 
+    @property
+    def uses_episode_key(self) -> bool:
+        return self.config.pm_dropout > 0 and self.config.pm_dropout_per == "episode"
+
     def pm_out_dim(self) -> int:
         """Width of the PM's per-agent output."""
         n, d = self.num_agents, self.action_dim
@@ -134,14 +138,20 @@ class AgentMixer(ActorCritic):
         policy, state_b = self.policy_and_state(out, state, mask, log=False)
         return jnp.concatenate([policy, sample, out.feature, state_b], axis=-1)
 
-    def pm_dropout_draw(self, key: Array) -> tuple[Array, Array | tuple, dict]:
+    def pm_dropout_draw(self, key: Array, episode_key: Array | None = None) -> tuple[Array, Array | tuple, dict]:
         """(key left for sampling, the stored draw () or () when pm_dropout is 0, metrics): with `pm_dropout` p
         (ours; the joint and authors' discrete forms) a step is acted by the individual policies with probability
-        p, and the draw is stored with the step so that it is re-scored under the policy that acted."""
+        p, and the draw is stored with the step so that it is re-scored under the policy that acted. With
+        `pm_dropout_per="episode"` the draw comes from the episode's key, so a whole episode is acted alike."""
         if self.config.pm_dropout == 0:
             return key, (), {}
-        key, k_drop = jax.random.split(key)
-        dropped = jax.random.bernoulli(k_drop, self.config.pm_dropout)
+        if self.uses_episode_key:
+            if episode_key is None:
+                raise ValueError("pm_dropout_per='episode' needs the episode key that Acting draws (episode_key=)")
+            dropped = jax.random.bernoulli(episode_key, self.config.pm_dropout)
+        else:
+            key, k_drop = jax.random.split(key)
+            dropped = jax.random.bernoulli(k_drop, self.config.pm_dropout)
         return key, dropped, {"pm_dropped": dropped.astype(jnp.float32)}
 
     # ----- discrete ---------------------------------------------------------------------------
@@ -273,10 +283,11 @@ class AgentMixerAuthors(AgentMixer):
             return mixed
         return jnp.where(dropped, jnp.where(mask, out.head, -1e9), mixed)
 
-    def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams) -> PolicyStep:
+    def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams,
+            episode_key: Array | None = None) -> PolicyStep:
         if not self.discrete:
             return super().act(params, out, state, mask, key, hp)
-        key, extras, metrics = self.pm_dropout_draw(key)
+        key, extras, metrics = self.pm_dropout_draw(key, episode_key)
         dist = D.categorical(self.behaviour_logits(params, out, state, mask, hp, extras))
         action = dist.sample(seed=key).astype(jnp.int32)
         metrics |= {"joint_follows_individual": jnp.mean(action == jnp.argmax(out.head, -1)),
@@ -325,9 +336,10 @@ class AgentMixerJoint(DistilledJointForm):
 
     IGC by distillation: with m the joint's mode, each individual policy is pulled toward the joint's conditional
     at the mode, KL(p(a_i | m_-i) || pi_i) with weight `distill_coef`, so the tuple of individual modes becomes the
-    joint's mode. With `pm_dropout` p > 0 (ours) each step is acted with probability p by the product of the
-    individual policies instead (the PM term off; the draw is stored and the step re-scored under the same
-    policy), so the PPO gradient also reaches the individual policies from their own decentralised play.
+    joint's mode. With `pm_dropout` p > 0 (ours) each step (`pm_dropout_per="episode"`: each whole episode) is
+    acted with probability p by the product of the individual policies instead (the PM term off; the draw is
+    stored and the step re-scored under the same policy), so the PPO gradient also reaches the individual policies
+    from their own decentralised play.
     Tie rule: joint actions within `tie_tol` nats of the best count as tied, and the tie goes to the one the
     individual policies already prefer (the largest sum of log pi_i), so tied optima become a commitment instead
     of flipping. Greedy evaluation reports the individual modes and (`joint_`) the joint's mode.
@@ -366,11 +378,12 @@ class AgentMixerJoint(DistilledJointForm):
         idx = mode - m[:, None] * self.strides[:, None] + jnp.arange(self.action_dim)[None] * self.strides[:, None]
         return z[idx]
 
-    def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams) -> PolicyStep:
+    def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams,
+            episode_key: Array | None = None) -> PolicyStep:
         z, base = self.joint_logits(params, out, state, mask)
         mode = self.combos[self.joint_mode(z, base, hp.tie_tol)]
         metrics = {"mode_consistency": jnp.all(mode == jnp.argmax(out.head, -1)).astype(jnp.float32)}
-        key, extras, drop_metrics = self.pm_dropout_draw(key)
+        key, extras, drop_metrics = self.pm_dropout_draw(key, episode_key)
         if self.config.pm_dropout > 0:  # this step acts by the product of the individual policies
             z = jnp.where(extras, base, z)
         metrics |= drop_metrics

@@ -65,6 +65,8 @@ class ActorCritic:
     name = "base"
     centralised_critic = True  # critic sees the global state (True) or each agent's own obs (False)
     joint_ratio = False  # K = 1 (joint) or K = N (per agent)
+    # True where `act` takes a per-episode key (`episode_key=`, drawn by Acting at each episode's start)
+    uses_episode_key = False
 
     def __init__(self, spec: EnvSpec, config: TrainConfig):
         self.spec = spec
