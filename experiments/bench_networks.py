@@ -38,14 +38,31 @@ class Args:
     json: Path | None = None
 
 
-def _config_overrides(variant: str) -> dict:
-    """The CLI spelling of experiments.ablate_networks.VARIANTS as TrainConfig keyword arguments."""
+def _value(text: str, current):
+    """A CLI value of VARIANTS ("True", "64 64", "2e-3", "huber") as the type of the field's current value."""
+    if text in ("True", "False"):
+        return text == "True"
+    if isinstance(current, tuple):
+        return tuple(type(current[0])(v) for v in text.split()) if current else tuple(text.split())
+    if isinstance(current, bool) or current is None or isinstance(current, str):
+        return text
+    return type(current)(text)
+
+
+def apply_variant(variant: str, cfg, hp):
+    """(TrainConfig, HParams) with experiments.ablate_networks.VARIANTS[variant] applied: keys "hp.NAME" to the
+    hyperparameters, the others to the config, each value parsed to its field's type."""
     from experiments.ablate_networks import VARIANTS
 
-    out = {}
-    for flag, value in VARIANTS[variant].items():
-        out[flag.replace("-", "_")] = {"True": True, "False": False}.get(value, value)
-    return out
+    cfg_kw, hp_kw = {}, {}
+    for flag, text in VARIANTS[variant].items():
+        if flag.startswith("hp."):
+            name = flag[3:].replace("-", "_")
+            hp_kw[name] = _value(text, getattr(hp, name))
+        else:
+            name = flag.replace("-", "_")
+            cfg_kw[name] = _value(text, getattr(cfg, name))
+    return dataclasses.replace(cfg, **cfg_kw), dataclasses.replace(hp, **hp_kw)
 
 
 def record(rows: list[dict], args: Args) -> None:
@@ -126,8 +143,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         env = envs.make(task, **env_kwargs(task))
         setups = {}
         for variant in args.variants:
-            cfg, hp = preset(task, args.algo)
-            cfg = dataclasses.replace(cfg, **_config_overrides(variant))
+            cfg, hp = apply_variant(variant, *preset(task, args.algo))
             if num_envs:
                 cfg = dataclasses.replace(cfg, num_envs=num_envs)
             setups[variant] = (cfg, hp)
