@@ -38,31 +38,16 @@ class Args:
     json: Path | None = None
 
 
-def _value(text: str, current):
-    """A CLI value of VARIANTS ("True", "64 64", "2e-3", "huber") as the type of the field's current value."""
-    if text in ("True", "False"):
-        return text == "True"
-    if isinstance(current, tuple):
-        return tuple(type(current[0])(v) for v in text.split()) if current else tuple(text.split())
-    if isinstance(current, bool) or current is None or isinstance(current, str):
-        return text
-    return type(current)(text)
+def apply_variant(variant: str, task: str, algo: str):
+    """(TrainConfig, HParams) of `algo` on `task` with experiments.ablate_networks.VARIANTS[variant] applied, parsed
+    by the training CLI from the ablation's own arguments, so the benchmark times exactly what the ablation trains
+    (its total_env_steps is replaced by the benchmark's update count in time_interleaved)."""
+    from experiments import ablate_networks
+    from experiments.train import _parse
 
-
-def apply_variant(variant: str, cfg, hp):
-    """(TrainConfig, HParams) with experiments.ablate_networks.VARIANTS[variant] applied: keys "hp.NAME" to the
-    hyperparameters, the others to the config, each value parsed to its field's type."""
-    from experiments.ablate_networks import VARIANTS
-
-    cfg_kw, hp_kw = {}, {}
-    for flag, text in VARIANTS[variant].items():
-        if flag.startswith("hp."):
-            name = flag[3:].replace("-", "_")
-            hp_kw[name] = _value(text, getattr(hp, name))
-        else:
-            name = flag.replace("-", "_")
-            cfg_kw[name] = _value(text, getattr(cfg, name))
-    return dataclasses.replace(cfg, **cfg_kw), dataclasses.replace(hp, **hp_kw)
+    args = ablate_networks.Args(tasks=(task,), variants=(variant,), algo=algo)
+    parsed = _parse(ablate_networks.train_argv(args, task, variant))
+    return parsed.config, parsed.hp
 
 
 def record(rows: list[dict], args: Args) -> None:
@@ -135,7 +120,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = tyro.cli(Args, args=argv)
     import envs
     from experiments.benchmarks_md import device_name
-    from experiments.presets import env_kwargs, preset
+    from experiments.presets import env_kwargs
 
     rows = []
     for task in args.tasks:
@@ -143,7 +128,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         env = envs.make(task, **env_kwargs(task))
         setups = {}
         for variant in args.variants:
-            cfg, hp = apply_variant(variant, *preset(task, args.algo))
+            cfg, hp = apply_variant(variant, task, args.algo)
             if num_envs:
                 cfg = dataclasses.replace(cfg, num_envs=num_envs)
             setups[variant] = (cfg, hp)

@@ -45,9 +45,8 @@ def test_the_throughput_benchmark_times_the_config_the_ablation_trains(variant):
     """experiments.bench_networks applies each variant itself (no CLI): it must build exactly the config and
     hyperparameters the training CLI parses from the ablation's arguments (it once passed "64 64" as a string)."""
     from experiments.bench_networks import apply_variant
-    from experiments.presets import preset
 
-    cfg, hp = apply_variant(variant, *preset("protoss_5v5", "mappo"))
+    cfg, hp = apply_variant(variant, "protoss_5v5", "mappo")
     args = ablate_networks.Args(tasks=("protoss_5v5",), variants=(variant,), out=Path("/nonexistent"))
     parsed = _parse(ablate_networks.train_argv(args, "protoss_5v5", variant))
     assert dataclasses.replace(parsed.config, total_env_steps=cfg.total_env_steps) == cfg
