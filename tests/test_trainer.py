@@ -211,7 +211,9 @@ print("sharded ok")
 
 
 def test_seeds_shard_over_devices_with_the_single_device_results():
-    """With two (forced host) devices, 8 seeds are split 4 + 4 and give bitwise the single-device results."""
+    """With two (forced host) devices, 8 seeds are split 4 + 4 and give bitwise the single-device results. Its
+    XLA_FLAGS replace the suite's on purpose: it compiles at XLA's default optimisation level, as users' runs do
+    (conftest.py), so the seed-count invariance is also checked where vectorisation is at its widest."""
     import os
     import subprocess
     import sys
