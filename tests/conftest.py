@@ -4,26 +4,29 @@
 - JAX's persistent compilation cache is on for the session (a fresh folder per session, also handed to the
   subprocesses some tests start): many tests compile the same small programs again, from other processes or
   other CLI runs, and then load them instead. Set AGENTMIXER_JAX_TEST_CACHE=0 to compile everything.
-- XLA compiles at backend optimisation level 1 (`--xla_backend_optimization_level=1`, in XLA_FLAGS, which the
-  subprocesses that tests start inherit; XLA's default is 3): the suite's time is mostly compilation. Measured
-  on the 2-core CPU (2026-12-05): make test took 21.5 min at the default level and 10.9 min at level 0, every test
-  passing either way; but level 0 runs the compiled programs ~3x slower (the scan notebook's training: 24 s at the
-  default, 70 s at level 0), and level 1 gets most of the compile saving (its compile 58 -> 28 s) at full speed
-  (training 22 s).
-  Set AGENTMIXER_JAX_TEST_XLA_OPT=default to compile as users' runs do. The bitwise properties that depend on
-  how XLA vectorises at its default level (the same seed's result on one device or two, among 8 or 4 seeds per
-  device) are checked at the default level anyway: test_trainer.py's sharding test sets its own XLA_FLAGS.
+- XLA compiles at backend optimisation level 0 (`--xla_backend_optimization_level=0`, in XLA_FLAGS, which the
+  subprocesses that tests start inherit; XLA's default is 3): the suite's time is mostly compilation. On the
+  2-core CPU (2026-12-05) make test took 21.5 min at the default level, 10.9 min at level 0 and 12.5 min at
+  level 1, every test passing each way. Level 0 runs the compiled programs ~3x slower, so the few tests that
+  run long programs (the learning checks, the scan notebook) compile theirs at level 1 (the `xla_run_options`
+  fixture): the notebook's compile 58 -> 28 s at level 1 against the default, its training 24 -> 22 s (level 0:
+  70 s). Set AGENTMIXER_JAX_TEST_XLA_OPT=default to compile everything as users' runs do. The bitwise properties
+  that depend on how XLA vectorises at its default level (the same seed's result on one device or two, among 8
+  or 4 seeds per device) are checked at the default level anyway: test_trainer.py's sharding test sets its own
+  XLA_FLAGS.
 """
 
 import os
 import tempfile
 
-if os.environ.get("AGENTMIXER_JAX_TEST_XLA_OPT", "0") != "default":
+FAST_COMPILE = os.environ.get("AGENTMIXER_JAX_TEST_XLA_OPT", "0") != "default"
+if FAST_COMPILE:
     _flags = os.environ.get("XLA_FLAGS", "")
     if "xla_backend_optimization_level" not in _flags:
-        os.environ["XLA_FLAGS"] = f"{_flags} --xla_backend_optimization_level=1".strip()
+        os.environ["XLA_FLAGS"] = f"{_flags} --xla_backend_optimization_level=0".strip()
 
 import jax  # noqa: E402
+import pytest  # noqa: E402
 
 import agentmixer_jax  # noqa: E402, F401
 
@@ -32,3 +35,19 @@ if os.environ.get("AGENTMIXER_JAX_TEST_CACHE", "1") != "0":
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     jax.config.update("jax_compilation_cache_dir", _cache)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+@pytest.fixture
+def xla_run_options():
+    """`compiler_options` for a test's jit of a long-running program: XLA level 1 over the session's level 0
+    (None when the session compiles at XLA's default). A jit's compiler_options override XLA_FLAGS."""
+    return {"xla_backend_optimization_level": 1} if FAST_COMPILE else None
+
+
+@pytest.fixture
+def xla_run_env(monkeypatch):
+    """The same for a subprocess that runs long programs: its XLA_FLAGS at level 1 instead of the session's 0."""
+    if FAST_COMPILE:
+        flags = os.environ.get("XLA_FLAGS", "").replace("--xla_backend_optimization_level=0",
+                                                        "--xla_backend_optimization_level=1")
+        monkeypatch.setenv("XLA_FLAGS", flags)

@@ -19,7 +19,7 @@ def _outputs(cell) -> str:
     return "\n".join(parts)
 
 
-def test_scan_notebook_runs_top_to_bottom(tmp_path):
+def test_scan_notebook_runs_top_to_bottom(tmp_path, xla_run_env):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     params = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1, "the notebook needs exactly one cell tagged `parameters`"
