@@ -23,7 +23,7 @@ install: $(STAMP)
 train: $(STAMP)
 	$(PY) -m experiments.train --env $(ENV) --algo $(ALGO) --seeds $(SEEDS) $(ARGS)
 
-## The fast test suite (about 11 min on 2 CPU cores, 2026-12-05; XLA optimisation level 1: tests/conftest.py), in TEST_WORKERS pytest-xdist workers.
+## The fast test suite (about 13 min on 2 CPU cores from a fresh clone, 2026-12-05; compiled at XLA level 0: tests/conftest.py), in TEST_WORKERS pytest-xdist workers.
 test: $(STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS) --durations=30
 
