@@ -51,23 +51,3 @@ def xla_run_env(monkeypatch):
         flags = os.environ.get("XLA_FLAGS", "").replace("--xla_backend_optimization_level=0",
                                                         "--xla_backend_optimization_level=1")
         monkeypatch.setenv("XLA_FLAGS", flags)
-
-
-# The longest tests of make test (fresh-clone run, 2026-12-05: 86, 50, 37, 25, 22, 21, 19, 19 s), moved to the
-# front of the collection so that pytest-xdist hands them out first and the two workers end together, instead
-# of one of them running a long test alone at the end. Only the order changes; every test is independent.
-LONGEST_FIRST = (
-    "tests/test_notebook.py::test_scan_notebook_runs_top_to_bottom",
-    "tests/test_trainer.py::test_seeds_shard_over_devices_with_the_single_device_results",
-    "tests/test_learning.py::test_climbing_greedy_policies_reach_an_equilibrium[agentmixer]",
-    "tests/test_cli.py::test_ctrl_c_saves_and_resume_is_bitwise_identical",
-    "tests/test_env_contract.py::test_every_registered_task_builds",
-    "tests/test_mabrax.py::test_step_matches_brax_and_padding_is_ignored",
-    "tests/test_trainer.py::test_train_is_init_run_evaluate_and_chunks_compose",
-    "tests/test_trainer.py::test_seed_results_do_not_depend_on_the_number_of_seeds",
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    rank = {nodeid: i for i, nodeid in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))
