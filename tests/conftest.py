@@ -20,10 +20,12 @@ import os
 import tempfile
 
 FAST_COMPILE = os.environ.get("AGENTMIXER_JAX_TEST_XLA_OPT", "0") != "default"
+SESSION_LEVEL, RUN_LEVEL = 0, 1  # XLA backend optimisation levels: the session's, and its long-running programs'
+_LEVEL_FLAG = "--xla_backend_optimization_level={}"
 if FAST_COMPILE:
     _flags = os.environ.get("XLA_FLAGS", "")
     if "xla_backend_optimization_level" not in _flags:
-        os.environ["XLA_FLAGS"] = f"{_flags} --xla_backend_optimization_level=0".strip()
+        os.environ["XLA_FLAGS"] = f"{_flags} {_LEVEL_FLAG.format(SESSION_LEVEL)}".strip()
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
@@ -41,13 +43,12 @@ if os.environ.get("AGENTMIXER_JAX_TEST_CACHE", "1") != "0":
 def xla_run_options():
     """`compiler_options` for a test's jit of a long-running program: XLA level 1 over the session's level 0
     (None when the session compiles at XLA's default). A jit's compiler_options override XLA_FLAGS."""
-    return {"xla_backend_optimization_level": 1} if FAST_COMPILE else None
+    return {"xla_backend_optimization_level": RUN_LEVEL} if FAST_COMPILE else None
 
 
 @pytest.fixture
 def xla_run_env(monkeypatch):
     """The same for a subprocess that runs long programs: its XLA_FLAGS at level 1 instead of the session's 0."""
     if FAST_COMPILE:
-        flags = os.environ.get("XLA_FLAGS", "").replace("--xla_backend_optimization_level=0",
-                                                        "--xla_backend_optimization_level=1")
-        monkeypatch.setenv("XLA_FLAGS", flags)
+        flags = os.environ.get("XLA_FLAGS", "")
+        monkeypatch.setenv("XLA_FLAGS", flags.replace(_LEVEL_FLAG.format(SESSION_LEVEL), _LEVEL_FLAG.format(RUN_LEVEL)))

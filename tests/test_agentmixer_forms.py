@@ -250,10 +250,12 @@ def test_pm_dropout_per_episode_holds_one_draw_for_each_whole_episode(form):
             draws.append(steps[0])
     assert len(draws) >= 60  # the rollout spans many bridge episodes (<= 25 steps each)
     assert 0.3 < np.mean(draws) < 0.7  # and each episode is drawn afresh with probability 0.5
-    if form != "joint":  # the draw is shared code; one form shows the check above can fail
-        return
-    # per step (the default), the same rollout's draws change within episodes: the check above could fail
-    dropped, start = _rollout_draws("step", form)
+
+
+def test_pm_dropout_per_step_changes_the_draw_within_episodes():
+    """The contrast to the test above (the draw is shared code, so one form shows that its check can fail): per
+    step, the default, the same rollout's draws change within episodes."""
+    dropped, _ = _rollout_draws("step", "joint")
     assert 0.45 < dropped.mean() < 0.55
     assert np.mean(dropped[1:] != dropped[:-1]) > 0.3
 
