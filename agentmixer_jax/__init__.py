@@ -9,6 +9,11 @@ many seeds run beside it, as long as each device runs four or more: with fewer, 
 differently and a seed agrees only to float rounding, then drifts (measured on the 2-core x86_64 CPU of
 tests/test_trainer.py; wider vector units may need more). The flag takes effect only if this package is
 imported before JAX starts its CPU backend, i.e. before the first array is made.
+
+Importing it also makes JAX lower its Threefry random-number hash on CPU the way it does on every other platform
+(`unrolled_cpu_threefry`, unless AGENTMIXER_JAX_ROLLED_THREEFRY is set): the same 20 rounds as straight-line code
+instead of a 5-trip loop. The numbers are bit for bit the same; the compiled programs are faster (BENCHMARKS.md,
+"Random numbers on CPU"). It acts on programs compiled after the import, in the whole process.
 """
 
 import os
@@ -29,3 +34,39 @@ def _set_cpu_flags() -> bool:
 
 
 CPU_FLAGS_ACTIVE = _set_cpu_flags()
+
+
+def unrolled_cpu_threefry() -> bool:
+    """Lower `jax.random`'s Threefry-2x32 hash on CPU without a loop; True if it now is.
+
+    On CPU, JAX (0.10.2: jax/_src/random/threefry2x32.py) lowers the hash's 5 x 4 rounds as a `fori_loop`, to keep
+    the programs it compiles small, and everywhere else as straight-line code. XLA:CPU then runs each random draw
+    as a loop of 5 trips with about 13 buffer copies each; a rollout step of predator-prey makes 13 draws, so its
+    random numbers cost more kernel launches than the rest of the step. This registers, for CPU only, the lowering
+    JAX uses on the other platforms (JAX's own function with `use_rolled_loops=False`), so XLA fuses each draw into
+    one elementwise kernel. Same algorithm, same bits (tests/test_rng.py). Where a JAX version has moved these
+    internals, nothing is changed and False is returned: JAX's default lowering stays, only slower.
+    """
+    if os.environ.get("AGENTMIXER_JAX_ROLLED_THREEFRY"):
+        return False
+    import functools
+    import importlib
+    import inspect
+
+    from jax.extend.random import threefry2x32_p
+    from jax.interpreters import mlir
+
+    for name in ("jax._src.random.threefry2x32", "jax._src.prng"):  # where JAX has kept the lowering function
+        try:
+            lowering = getattr(importlib.import_module(name), "_threefry2x32_lowering", None)
+        except ImportError:
+            continue
+        if lowering is None or "use_rolled_loops" not in inspect.signature(lowering).parameters:
+            continue
+        rule = mlir.lower_fun(functools.partial(lowering, use_rolled_loops=False), multiple_results=True)
+        mlir.register_lowering(threefry2x32_p, rule, platform="cpu")
+        return True
+    return False
+
+
+UNROLLED_CPU_THREEFRY = unrolled_cpu_threefry()

@@ -14,6 +14,12 @@
   that depend on how XLA vectorises at its default level (the same seed's result on one device or two, among 8
   or 4 seeds per device) are checked at the default level anyway: test_trainer.py's sharding test sets its own
   XLA_FLAGS.
+- At level 0 the session also keeps JAX's own rolled CPU lowering of the Threefry hash
+  (AGENTMIXER_JAX_ROLLED_THREEFRY=1, inherited by subprocesses) instead of the unrolled one agentmixer_jax
+  installs for users: unoptimised, the unrolled hash runs slower than the loop (predator-prey at level 0, 2026-12-05:
+  compile 0.78-0.85x, training 0.48-0.76x of the rolled lowering's time and speed; at XLA's default level compile
+  0.56-0.59x, training level; BENCHMARKS.md). The two give the same bits (tests/test_rng.py, which checks the
+  unrolled lowering in subprocesses of its own).
 """
 
 import os
@@ -26,6 +32,7 @@ if FAST_COMPILE:
     _flags = os.environ.get("XLA_FLAGS", "")
     if "xla_backend_optimization_level" not in _flags:
         os.environ["XLA_FLAGS"] = f"{_flags} {_LEVEL_FLAG.format(SESSION_LEVEL)}".strip()
+    os.environ.setdefault("AGENTMIXER_JAX_ROLLED_THREEFRY", "1")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
