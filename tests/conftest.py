@@ -17,9 +17,9 @@
 - At level 0 the session also keeps JAX's own rolled CPU lowering of the Threefry hash
   (AGENTMIXER_JAX_ROLLED_THREEFRY=1, inherited by subprocesses) instead of the unrolled one agentmixer_jax
   installs for users: unoptimised, the unrolled hash runs slower than the loop (predator-prey at level 0, 2026-12-05:
-  compile 0.78-0.85x, training 0.48-0.76x of the rolled lowering's time and speed; at XLA's default level compile
-  0.56-0.59x, training level; BENCHMARKS.md). The two give the same bits (tests/test_rng.py, which checks the
-  unrolled lowering in subprocesses of its own).
+  it compiles in 0.78-0.85x the rolled lowering's time but trains at 0.48-0.76x its speed; at XLA's default level
+  it compiles in 0.56-0.59x the time and trains as fast; BENCHMARKS.md). The two give the same bits
+  (tests/test_rng.py, which checks the unrolled lowering in subprocesses of its own).
 """
 
 import os
