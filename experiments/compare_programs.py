@@ -140,7 +140,7 @@ def main(args: Args) -> None:
     print("| measure | chunk | one program | chunk / one program |\n|---|---|---|---|")
     for key in ["kernels", "elements", *ops]:
         c, o = rows["chunk"][key], rows["one program"][key]
-        print(f"| {key.removeprefix('op:')} | {c:,} | {o:,} | {c / o:.4f} |" if o else f"| {key} | {c:,} | 0 | - |")
+        print(f"| {key.removeprefix('op:')} | {c:,} | {o:,} | {f'{c / o:.4f}' if o else '-'} |")
 
 
 if __name__ == "__main__":
