@@ -125,6 +125,10 @@ class TrainConfig:
     # pm_dropout > 0: draw it per step (each step acted by the individuals with probability pm_dropout) or per episode
     # (whole episodes acted by the individual policies alone, as decentralised execution is; ours)
     pm_dropout_per: Literal["step", "episode"] = "step"
+    # pm_form=joint or autoregressive with PPO: clip the joint ratio (one per step) or each agent's chain-rule factor
+    # p(a_i | a_<i) separately (factors, ours; as MAT clips its autoregressive factors, Wen et al. 2022), so that
+    # the joint can move as far per update as N per-agent ratios do under MAPPO; the entropy bonus stays the joint's
+    pm_ratio: Literal["joint", "factors"] = "joint"
     ar_reference: Literal["mode", "probs"] = "mode"  # pm_form=autoregressive with igc_exact: the reference r_<i
     ar_distill: Literal["soft", "hard"] = "soft"  # pm_form=autoregressive: distil onto the conditionals or the decode
     tau_schedule: TauSchedule = "constant"  # AgentMixer, discrete: gumbel_tau over training (the authors' decay_id)
@@ -237,6 +241,13 @@ class TrainConfig:
         if self.pm_dropout_per == "episode" and self.pm_dropout == 0:
             raise ValueError("pm_dropout_per='episode' draws pm_dropout once per episode, but pm_dropout=0: set "
                              "pm_dropout in (0, 1) (e.g. 0.5), or leave pm_dropout_per at 'step'")
+        if self.pm_ratio not in ("joint", "factors"):
+            raise ValueError(f"pm_ratio={self.pm_ratio!r}: choose joint or factors")
+        if self.pm_ratio == "factors" and (self.pm_form not in ("joint", "autoregressive")
+                                           or registry.get(self.algo).learner is not PPO):
+            raise ValueError(f"pm_ratio='factors' clips the chain-rule factors of pm_form='joint' or "
+                             f"'autoregressive' trained by PPO (algo='agentmixer_joint' or 'agentmixer_ar'); "
+                             f"algo={self.algo!r} with pm_form={self.pm_form!r}: leave pm_ratio at 'joint'")
         if self.pm_arch not in ("mixer", "authors"):
             raise ValueError(f"pm_arch={self.pm_arch!r}: choose mixer or authors")
         if self.pm_arch == "authors" and (self.pm_form == "gumbel" or not self.pm_agent_ids):

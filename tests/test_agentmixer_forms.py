@@ -82,6 +82,49 @@ def test_joint_form_at_initialisation_is_the_product_of_the_individual_policies(
     assert np.abs(np.asarray(logp)[ok] - np.asarray(product)[ok]).max() > 1e-2
 
 
+@pytest.mark.parametrize("form", ("joint", "autoregressive"))
+def test_factor_ratios_are_the_chain_rule_factors_of_the_joint(form):
+    """pm_ratio='factors': act and evaluate give (N,) log p(a_i | a_<i), equal to differences of the joint's prefix
+    marginals computed here by brute force over every joint action; they sum to the joint log-probability the
+    default (pm_ratio='joint') scores, and the entropy bonus (the mean over the K entries) is the joint's."""
+    policy, params, out, state = _setup(form, pm_ratio="factors")
+    params = dict(params, **({"pm_head": _perturbed(params["pm_head"], 0.5)} if "pm_head" in params else {}))
+    joint_policy = make_policy("agentmixer", SPEC, TrainConfig(algo="agentmixer", pm_form=form))
+    assert not policy.joint_ratio and joint_policy.joint_ratio
+    assert policy.policy_advantage(jnp.ones((7, 3))).shape == (7, 3)
+    joint, logp = _joint_log_probs(joint_policy, params, out, state, MASK)
+    p = np.exp(np.asarray(logp, np.float64))
+    steps = jax.jit(jax.vmap(lambda k: policy.act(params, out, state, MASK, k, HP)))(
+        jax.random.split(jax.random.PRNGKey(5), 64))
+    assert steps.log_prob.shape == (64, 3)
+    scored, entropy, _, _ = jax.jit(jax.vmap(lambda a, x: policy.evaluate(params, out, state, MASK, a, x, HP)))(
+        steps.action, steps.extras)
+    np.testing.assert_allclose(scored, steps.log_prob, rtol=1e-5, atol=1e-5)
+    joint_np = np.asarray(joint)
+    for a, factors in zip(np.asarray(steps.action), np.asarray(scored)):
+        prefix = [np.log(p[np.all(joint_np[:, :i + 1] == a[:i + 1], 1)].sum()) for i in range(3)]
+        np.testing.assert_allclose(factors, np.diff([0.0, *prefix]), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(factors.sum(), np.log(p[np.all(joint_np == a, 1)][0]), rtol=1e-4, atol=1e-4)
+    _, joint_entropy, _, _ = joint_policy.evaluate(params, out, state, MASK, steps.action[0],
+                                                   jax.tree.map(lambda x: x[0], steps.extras), HP)
+    np.testing.assert_allclose(entropy[0], jnp.full((3,), joint_entropy[0]), rtol=1e-5, atol=1e-6)
+    # the test can fail: a product of the individual policies' log-probabilities is not the chain rule here
+    ind = np.asarray(jax.nn.log_softmax(out.head, -1))
+    a = np.asarray(steps.action[0])
+    assert np.abs(np.asarray(scored[0]) - ind[np.arange(3), a]).max() > 1e-2
+
+
+def test_factor_ratios_are_rejected_where_they_cannot_work():
+    with pytest.raises(ValueError, match="pm_ratio='factors' clips the chain-rule factors of pm_form='joint' or "
+                                         "'autoregressive' trained by PPO"):
+        TrainConfig(algo="agentmixer_authors", pm_form="authors", pm_ratio="factors").validate()
+    with pytest.raises(ValueError, match="pm_ratio='factors' clips"):
+        TrainConfig(algo="agentmixer_sac", pm_form="joint", pm_ratio="factors").validate()
+    with pytest.raises(ValueError, match="pm_ratio='each': choose joint or factors"):
+        TrainConfig(algo="agentmixer_joint", pm_form="joint", pm_ratio="each").validate()
+    TrainConfig(algo="agentmixer_ar", pm_form="autoregressive", pm_ratio="factors").validate()
+
+
 def _empirical_joint(form, perturb, samples=40_000, arch="mixer"):
     """Empirical joint distribution (A, A) of two agents' sampled actions on a one-state game, and its marginals."""
     spec = EnvSpec(num_agents=2, obs_dim=3, state_dim=4, action_space=Discrete(3))

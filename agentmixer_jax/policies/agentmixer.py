@@ -322,6 +322,21 @@ class DistilledJointForm(AgentMixer):
     def eval_policies(self) -> dict:
         return {**super().eval_policies(), "joint_": self.joint_greedy}
 
+    @property
+    def joint_ratio(self) -> bool:
+        """PPO clips one joint ratio per step (K = 1) or, with pm_ratio='factors', each agent's chain-rule factor
+        p(a_i | a_<i) (K = N, agents in index order; MAT clips its autoregressive factors alike)."""
+        return self.config.pm_ratio == "joint"
+
+    def ratio_log_prob(self, factors: Array) -> Array:
+        """(N,) chain-rule factors log p(a_i | a_<i) -> the (K,) log-probabilities whose ratios PPO clips."""
+        return jnp.sum(factors)[None] if self.joint_ratio else factors
+
+    def ratio_entropy(self, entropy: Array) -> Array:
+        """The joint's entropy () -> (K,): with factors it is repeated, so the bonus (the mean over K) stays the
+        joint's."""
+        return entropy[None] if self.joint_ratio else jnp.full((self.num_agents,), entropy)
+
 
 class AgentMixerJoint(DistilledJointForm):
     """A Policy Modifier over joint actions (ours; issue 12's "joint" form). With J = A ** N joint actions,
@@ -331,7 +346,8 @@ class AgentMixerJoint(DistilledJointForm):
     where PM(x) (N, J) is the MLP-Mixer over the agents' detached log-probabilities, actor features and the state,
     its output layer zero at initialisation: the joint starts as the product of the individual policies, and the
     PM then adds any interaction between the agents' actions. Unavailable actions are masked per agent (a joint
-    action is available when each agent's part is). PPO trains the joint ratio; the individual policies also get
+    action is available when each agent's part is). PPO trains the joint ratio (`pm_ratio='factors'`: each agent's
+    chain-rule factor p(a_i | a_<i), clipped separately); the individual policies also get
     its gradient through log pi_i (unless `actor_joint_gradient=False`).
 
     IGC by distillation: with m the joint's mode, each individual policy is pulled toward the joint's conditional
@@ -372,6 +388,19 @@ class AgentMixerJoint(DistilledJointForm):
         tied = z >= jnp.max(z) - tie_tol
         return jnp.argmax(jnp.where(tied, base, -jnp.inf))
 
+    def chain_factors(self, logp: Array, action: Array) -> Array:
+        """(N,) log p(a_i | a_<i) of the joint action `action` (N,) under the joint log-probabilities `logp` (J,),
+        agents in index order: differences of the prefix marginals log p(a_<=i); they sum to logp[a]."""
+        prefix = jnp.cumprod(self.combos == action, axis=1).astype(bool)  # (J, N): agrees with a on agents <= i
+        marginal = jax.nn.logsumexp(jnp.where(prefix, logp[:, None], -jnp.inf), axis=0)  # (N,) log p(a_<=i)
+        return marginal - jnp.concatenate([jnp.zeros((1,), marginal.dtype), marginal[:-1]])
+
+    def joint_log_prob(self, logp: Array, action: Array) -> Array:
+        """(K,) what PPO clips for the joint action `action` (N,): its joint log-probability, or its factors."""
+        if self.joint_ratio:
+            return logp[jnp.sum(action * self.strides)][None]
+        return self.chain_factors(logp, action)
+
     def conditionals(self, z: Array, mode: Array) -> Array:
         """(N, A): agent i's joint logits with the others at the mode, z[m_-i, a_i = a]."""
         m = self.combos[mode]
@@ -387,15 +416,15 @@ class AgentMixerJoint(DistilledJointForm):
         if self.config.pm_dropout > 0:  # this step acts by the product of the individual policies
             z = jnp.where(extras, base, z)
         metrics |= drop_metrics
-        j = jax.random.categorical(key, z)
-        return PolicyStep(self.combos[j], jax.nn.log_softmax(z)[j][None], extras, metrics)
+        action = self.combos[jax.random.categorical(key, z)]
+        return PolicyStep(action, self.joint_log_prob(jax.nn.log_softmax(z), action), extras, metrics)
 
     def evaluate(self, params, out: ActorOutput, state: Array, mask: Array, action: Array, extras, hp: HParams):
         z, base = self.joint_logits(params, out, state, mask)
         behaviour = z if self.config.pm_dropout == 0 else jnp.where(extras, base, z)  # the policy that acted
         logp_joint = jax.nn.log_softmax(behaviour)
-        log_prob = logp_joint[jnp.sum(action * self.strides)][None]
-        entropy = -jnp.sum(jnp.exp(logp_joint) * logp_joint)[None]
+        log_prob = self.joint_log_prob(logp_joint, action)
+        entropy = self.ratio_entropy(-jnp.sum(jnp.exp(logp_joint) * logp_joint))
         target = jax.nn.softmax(jax.lax.stop_gradient(
             self.conditionals(z, self.joint_mode(z, base, hp.tie_tol))), -1)
         return (log_prob, entropy, *self.distill_loss(target, out, hp))
@@ -547,15 +576,15 @@ class AgentMixerAutoregressive(DistilledJointForm):
         x = self.context(params, out, state, mask)
         keys = jax.random.split(key, self.num_agents)
         action = self.decode(params, out, x, mask, lambda i, z: jax.random.categorical(keys[i], z).astype(jnp.int32))
-        log_prob = jnp.sum(jnp.take_along_axis(jax.nn.log_softmax(self.logits(params, out, x, mask, action), -1),
-                                               action[:, None], -1))
-        return PolicyStep(action, log_prob[None], (), {})
+        factors = jnp.take_along_axis(jax.nn.log_softmax(self.logits(params, out, x, mask, action), -1),
+                                      action[:, None], -1)[:, 0]
+        return PolicyStep(action, self.ratio_log_prob(factors), (), {})
 
     def evaluate(self, params, out: ActorOutput, state: Array, mask: Array, action: Array, extras, hp: HParams):
         x = self.context(params, out, state, mask)
         logp = jax.nn.log_softmax(self.logits(params, out, x, mask, action), -1)
-        log_prob = jnp.sum(jnp.take_along_axis(logp, action[:, None], -1))[None]
-        entropy = -jnp.sum(jnp.exp(logp) * logp)[None]
+        log_prob = self.ratio_log_prob(jnp.take_along_axis(logp, action[:, None], -1)[:, 0])
+        entropy = self.ratio_entropy(-jnp.sum(jnp.exp(logp) * logp))
         mode = jax.lax.stop_gradient(self.greedy_decode(params, out, x, mask, hp.tie_tol))
         if self.config.ar_distill == "hard":  # the decode itself: each agent commits to its part of it
             target = jax.nn.one_hot(mode, self.action_dim)
