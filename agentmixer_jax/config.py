@@ -51,6 +51,9 @@ class HParams:
     imitation_coef: float = 1.0  # AIL: weight of KL(expert || individual) in the loss
     std_max: float = 0.5  # AgentMixer, continuous: joint std = std_max * sigmoid(PM output) (authors: 0.5)
     huber_delta: float = 10.0  # value_loss="huber": the Huber loss's delta (MAPPO: 10)
+    # PPO learners: > 0 ends an update's epochs early once a minibatch's approx KL (mean over the ratios) exceeds
+    # 1.5 x target_kl, as Stable-Baselines3's PPO; 0 = off (every epoch runs)
+    target_kl: float = 0.0
     # off-policy (SAC learner: masac, agentmixer_sac; learners/sac.py)
     polyak: float = 0.005  # SAC: target critics move this fraction toward the online critics per gradient step
     alpha_lr: float = 3e-4  # SAC: learning rate of the entropy temperature log alpha (0: alpha stays alpha_init)
@@ -377,6 +380,7 @@ HPARAM_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "imitation_coef": (0.0, math.inf, True, False),
     "std_max": (0.0, math.inf, False, False),
     "huber_delta": (0.0, math.inf, False, False),
+    "target_kl": (0.0, math.inf, True, False),
     "distill_coef": (0.0, math.inf, True, False),
     "tie_tol": (0.0, math.inf, True, False),
     "pm_y": (0.0, 1.0, False, False),

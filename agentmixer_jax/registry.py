@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
+
 from agentmixer_jax.learners.happo import HAPPO
 from agentmixer_jax.learners.ppo import PPO
 from agentmixer_jax.learners.sac import SAC
@@ -132,6 +134,14 @@ def get(name: str) -> Algorithm:
     if name not in ALGORITHMS:
         raise ValueError(f"algo={name!r} is unknown; choose one of {', '.join(ALGORITHMS)}")
     return ALGORITHMS[name]
+
+
+def check_hparams(name: str, hp) -> None:
+    """A ValueError where `hp` (concrete) sets a hyperparameter that algorithm `name`'s learner never reads."""
+    target_kl = float(np.max(np.asarray(hp.target_kl)))
+    if target_kl > 0 and not issubclass(get(name).learner, PPO):
+        raise ValueError(f"hp.target_kl={target_kl:g} stops PPO's epochs early; {name} learns by "
+                         f"{get(name).learner.__name__}, which has no epochs to stop: leave target_kl at 0")
 
 
 def make_policy(name: str, spec, config) -> ActorCritic:

@@ -244,6 +244,7 @@ def scan(env: str, algo: str, grid: Mapping[str, Sequence], seeds: int = 16, *, 
     from rich.console import Console
 
     import envs
+    from agentmixer_jax import registry
     from agentmixer_jax.config import validate_hparams
     from agentmixer_jax.reporting import Reporter
     from agentmixer_jax.trainer import Seeds, Trainer, seed_keys
@@ -290,6 +291,7 @@ def scan(env: str, algo: str, grid: Mapping[str, Sequence], seeds: int = 16, *, 
         for row, g in zip(rows, group.settings):
             try:
                 validate_hparams(row)
+                registry.check_hparams(cfg.algo, row)
             except ValueError as err:
                 raise ScanError(f"setting {g} ({settings[g]}): {err}") from err
         group.hp = jax.tree.map(lambda *xs: np.repeat(np.asarray(xs, np.float32), seeds), *rows)

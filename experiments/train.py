@@ -241,6 +241,7 @@ def _plan(args, argv: list[str]) -> Plan:
     env = envs.make(args.env, **env_kw)
     cfg = args.config.validate()
     validate_hparams(args.hp)
+    registry.check_hparams(cfg.algo, args.hp)
     trainer = Trainer(env, cfg)  # checks the config against the task's spec
     num_updates = cfg.num_updates
     chunk = chunk_length(num_updates, cfg.log_interval, args.eval_every, args.checkpoint_every)

@@ -280,3 +280,59 @@ def test_every_hyperparameter_has_an_allowed_range():
         with pytest.raises(ValueError, match="hp.lr="):
             validate_hparams(HParams(lr=bad))
     validate_hparams(HParams(lr=1e30))  # finite: allowed (and caught as divergence if it blows up)
+
+
+def test_guarded_step_stops_for_the_rest_of_the_update_once_the_kl_exceeds_its_target():
+    """Stable-Baselines3's rule: a step is skipped when its minibatch's KL (measured before it) exceeds 1.5 x
+    target_kl, and so is every later step of the update; target_kl = 0 never stops."""
+    import optax
+
+    from agentmixer_jax.learners.ppo import guarded_step
+
+    tx = optax.adam(0.1)
+    params = {"w": jnp.arange(3.0)}
+    grads = {"w": jnp.ones(3)}
+    opt = tx.init(params)
+    moved, opt_moved = optax.apply_updates(params, tx.update(grads, opt, params)[0]), tx.update(grads, opt, params)[1]
+    target = jnp.float32(0.01)
+    p, o, stopped = guarded_step(tx, params, opt, jnp.bool_(False), grads, jnp.float32(0.0149), target)
+    chex.assert_trees_all_equal((p, o, stopped), (moved, opt_moved, jnp.bool_(False)))  # under 1.5 x target: a step
+    p, o, stopped = guarded_step(tx, params, opt, jnp.bool_(False), grads, jnp.float32(0.0151), target)
+    chex.assert_trees_all_equal((p, o, stopped), (params, opt, jnp.bool_(True)))  # over: no step
+    p, o, stopped = guarded_step(tx, params, opt, jnp.bool_(True), grads, jnp.float32(0.0), target)
+    chex.assert_trees_all_equal((p, o, stopped), (params, opt, jnp.bool_(True)))  # stays stopped
+    p, o, stopped = guarded_step(tx, params, opt, jnp.bool_(False), grads, jnp.float32(1e9), jnp.float32(0.0))
+    chex.assert_trees_all_equal((p, o, stopped), (moved, opt_moved, jnp.bool_(False)))  # 0: off
+
+
+@pytest.mark.parametrize("algo", ["mappo", "happo"])
+def test_target_kl_ends_the_epochs_early(algo):
+    """A tiny target_kl lets the first steps of an update through (the KL to the behaviour policy is ~0 before the
+    first step) and skips the rest: the parameters move less than with every epoch; 0 (off) and a target never
+    reached give bitwise the same run."""
+    cfg = dataclasses.replace(TINY, algo=algo, share_actor_params=algo == "mappo", total_env_steps=8 * 2 * 2)
+    make = make_train(envs.make("climbing"), cfg)
+    train = jax.jit(make)
+    key = jax.random.PRNGKey(0)
+    off = train(key, HParams(lr=1e-2, target_kl=0.0))
+    never = train(key, HParams(lr=1e-2, target_kl=1e6))
+    tiny = train(key, HParams(lr=1e-2, target_kl=1e-6))
+    chex.assert_trees_all_equal(off.params, never.params)
+    np.testing.assert_array_equal(off.metrics["kl_stop"], 0.0)
+    stop = np.asarray(tiny.metrics["kl_stop"])
+    assert np.all(stop > 0) and np.all(stop < 1), stop  # some steps skipped, not all
+    start = jax.jit(make.trainer.init)(key, HParams().as_floats()).learner.params["actor"]
+    dist = lambda p: sum(float(jnp.sum((a - b) ** 2)) for a, b in zip(jax.tree.leaves(p["actor"]),
+                                                                          jax.tree.leaves(start)))
+    assert dist(tiny.params) < 0.5 * dist(off.params), (dist(tiny.params), dist(off.params))
+
+
+def test_target_kl_is_rejected_where_no_epochs_run():
+    from agentmixer_jax import registry
+
+    with pytest.raises(ValueError, match="target_kl=0.01 stops PPO's epochs early; masac learns by SAC"):
+        registry.check_hparams("masac", HParams(target_kl=0.01))
+    registry.check_hparams("masac", HParams())
+    registry.check_hparams("happo", HParams(target_kl=0.01))
+    with pytest.raises(ValueError, match="hp.target_kl=-1 is out of range"):
+        validate_hparams(HParams(target_kl=-1.0))

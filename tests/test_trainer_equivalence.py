@@ -21,7 +21,8 @@ SLOW = {"reacher_agentmixer_lowrank", "reacher_mappo", "climbing_mappo", "climbi
 # Episode statistics added since the reference was recorded (EpisodeStats' reward_per_step, issue 12): in the
 # training metrics with the "episode_" prefix, in the evaluation without (and AIL's expert evaluation with
 # "expert_"); not in the reference, otherwise unchanged.
-ADDED_METRICS = {"episode_reward_per_step"}
+# "kl_stop" (hp.target_kl, 2026-12-06): the fraction of minibatch steps skipped, 0 with target_kl off as here.
+ADDED_METRICS = {"episode_reward_per_step", "kl_stop"}
 ADDED_EVAL = {"reward_per_step", "expert_reward_per_step"}
 
 # the algorithms the one-closure runner had; those added since (HAPPO) have their own tests
@@ -41,6 +42,7 @@ def test_same_results_as_the_one_closure_runner(name):
     want = REFERENCE["cases"][name]
     got = run_case(name)
     assert set(got["metrics"]) - ADDED_METRICS == set(want["metrics"])
+    np.testing.assert_array_equal(got["metrics"].get("kl_stop", 0.0), 0.0)
     for k, v in want["metrics"].items():
         np.testing.assert_allclose(got["metrics"][k], v, rtol=1e-5, atol=1e-6, err_msg=k)
     assert set(got["eval"]) - ADDED_EVAL == set(want["eval"])

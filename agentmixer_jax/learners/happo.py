@@ -26,7 +26,7 @@ import optax
 
 from agentmixer_jax import losses
 from agentmixer_jax.config import HParams
-from agentmixer_jax.learners.ppo import PPO, PPOState
+from agentmixer_jax.learners.ppo import PPO, PPOState, guarded_step
 
 Array = jax.Array
 
@@ -113,20 +113,22 @@ class HAPPO(PPO):
             batch = self.minibatches(k, (data, h_seq))
 
             def mb_step(carry, mb):
-                agent, opt = carry
+                agent, opt, stopped = carry
                 mb_data, mb_h = mb
                 h0 = mb_h[0] if config.recurrent else jnp.zeros((mb_data["adv"].shape[1], *h_all.shape[1:]),
                                                                 h_all.dtype)
                 grads, metrics = grad_fn(agent, mb_data, h0)
-                updates, opt = tx.update(grads, opt, agent)
-                return (optax.apply_updates(agent, updates), opt), metrics
+                agent, opt, stopped = guarded_step(tx, agent, opt, stopped, grads, metrics["approx_kl"],
+                                                   hp.target_kl)
+                return (agent, opt, stopped), {**metrics, "kl_stop": stopped.astype(jnp.float32)}
 
             return jax.lax.scan(mb_step, carry, batch)
 
         agent = policy.agent_params(params, i)
         before = batch_log_prob(agent)
-        (agent, opt), metrics = jax.lax.scan(epoch, (agent, self._opt_of(opt_actor, i)),
-                                             jax.random.split(key, config.update_epochs))
+        # target_kl: each agent's turn stops on its own KL
+        (agent, opt, _), metrics = jax.lax.scan(epoch, (agent, self._opt_of(opt_actor, i), jnp.zeros((), bool)),
+                                                jax.random.split(key, config.update_epochs))
         next_factor = jax.lax.stop_gradient(factor * jnp.exp(batch_log_prob(agent) - before))
         params = policy.set_agent_params(params, i, agent)
         return params, self._set_opt(opt_actor, i, opt), next_factor, jax.tree.map(jnp.mean, metrics)

@@ -48,6 +48,19 @@ class Transition:
     episode: dict  # scalars of the last finished episode
 
 
+def guarded_step(tx: optax.GradientTransformation, params, opt_state, stopped: Array, grads, approx_kl: Array,
+                 target_kl: Array):
+    """One optimiser step, unless this update has stopped early (`target_kl` > 0, as Stable-Baselines3's PPO:
+    once a minibatch's approximate KL to the behaviour policy, measured before its step, exceeds 1.5 x target_kl,
+    that step and every later one of the update are skipped; stable_baselines3/ppo/ppo.py, `PPO.train`).
+    approx_kl is the loss's (mean over the K ratios). Returns (params, opt_state, stopped ())."""
+    stopped = stopped | ((target_kl > 0) & (approx_kl > 1.5 * target_kl))
+    updates, new_opt_state = tx.update(grads, opt_state, params)
+    new_params = optax.apply_updates(params, updates)
+    keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(stopped, o, n), new, old)
+    return keep(new_params, params), keep(new_opt_state, opt_state), stopped
+
+
 @struct.dataclass
 class PPOState:
     """Everything PPO needs to continue: parameters, optimiser, the environments mid-episode, the key."""
@@ -250,7 +263,7 @@ class PPO:
         state, traj, (hidden0, critic_hidden0), adv, targets, act_metrics = self.collect(state, hp)
 
         def epoch(carry, _):
-            params, opt_state, key = carry
+            params, opt_state, stopped, key = carry
             key, k_perm = jax.random.split(key)
             epoch_traj = traj
             if self.policy.redraws_extras:  # (AR-MAPPO) a fresh draw for each epoch's re-scoring
@@ -262,7 +275,7 @@ class PPO:
             batch = self.minibatches(k_perm, (epoch_traj, h_seq, adv, targets))
 
             def mb_step(carry, mb):
-                params, opt_state = carry
+                params, opt_state, stopped = carry
                 mb_traj, mb_h, mb_adv, mb_targets = mb
                 if config.recurrent:
                     h0 = jax.tree.map(lambda h: h[0], mb_h)
@@ -270,13 +283,14 @@ class PPO:
                     h0 = jax.tree.map(lambda h: jnp.zeros((mb_adv.shape[1], *h.shape[1:]), h.dtype),
                                       (hidden0, critic_hidden0))
                 grads, metrics = grad_fn(params, hp, mb_traj, h0, mb_adv, mb_targets)
-                updates, opt_state = tx.update(grads, opt_state, params)
-                return (optax.apply_updates(params, updates), opt_state), metrics
+                params, opt_state, stopped = guarded_step(tx, params, opt_state, stopped, grads,
+                                                          metrics["approx_kl"], hp.target_kl)
+                return (params, opt_state, stopped), {**metrics, "kl_stop": stopped.astype(jnp.float32)}
 
-            (params, opt_state), metrics = jax.lax.scan(mb_step, (params, opt_state), batch)
-            return (params, opt_state, key), metrics
+            (params, opt_state, stopped), metrics = jax.lax.scan(mb_step, (params, opt_state, stopped), batch)
+            return (params, opt_state, stopped, key), metrics
 
         key, k_epochs = jax.random.split(state.key)
-        (params, opt_state, _), metrics = jax.lax.scan(epoch, (state.params, state.opt_state, k_epochs), None,
-                                                       length=config.update_epochs)
+        (params, opt_state, _, _), metrics = jax.lax.scan(
+            epoch, (state.params, state.opt_state, jnp.zeros((), bool), k_epochs), None, length=config.update_epochs)
         return self.finish(state, params, opt_state, key, traj, jax.tree.map(jnp.mean, metrics), act_metrics)
