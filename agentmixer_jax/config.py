@@ -132,6 +132,11 @@ class TrainConfig:
     # p(a_i | a_<i) separately (factors, ours; as MAT clips its autoregressive factors, Wen et al. 2022), so that
     # the joint can move as far per update as N per-agent ratios do under MAPPO; the entropy bonus stays the joint's
     pm_ratio: Literal["joint", "factors"] = "joint"
+    # pm_form=joint: the IGC distillation's target for agent i: the joint's conditional at its mode, p(a_i | m_-i)
+    # (IGC: the individual modes become the joint's mode), or the joint's marginal p(a_i) (ours: the product of the
+    # marginals is the product policy closest to the joint, argmin KL(joint || prod_i pi_i); no mode consistency
+    # by construction)
+    joint_distill: Literal["mode", "marginal"] = "mode"
     ar_reference: Literal["mode", "probs"] = "mode"  # pm_form=autoregressive with igc_exact: the reference r_<i
     ar_distill: Literal["soft", "hard"] = "soft"  # pm_form=autoregressive: distil onto the conditionals or the decode
     tau_schedule: TauSchedule = "constant"  # AgentMixer, discrete: gumbel_tau over training (the authors' decay_id)
@@ -244,6 +249,12 @@ class TrainConfig:
         if self.pm_dropout_per == "episode" and self.pm_dropout == 0:
             raise ValueError("pm_dropout_per='episode' draws pm_dropout once per episode, but pm_dropout=0: set "
                              "pm_dropout in (0, 1) (e.g. 0.5), or leave pm_dropout_per at 'step'")
+        if self.joint_distill not in ("mode", "marginal"):
+            raise ValueError(f"joint_distill={self.joint_distill!r}: choose mode or marginal")
+        if self.joint_distill == "marginal" and self.pm_form != "joint":
+            raise ValueError(f"joint_distill='marginal' distils onto the marginals of pm_form='joint'; pm_form="
+                             f"{self.pm_form!r} has its own target (ar_distill for autoregressive): leave "
+                             "joint_distill at 'mode'")
         if self.pm_ratio not in ("joint", "factors"):
             raise ValueError(f"pm_ratio={self.pm_ratio!r}: choose joint or factors")
         if self.pm_ratio == "factors" and (self.pm_form not in ("joint", "autoregressive")

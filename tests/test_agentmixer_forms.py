@@ -125,6 +125,35 @@ def test_factor_ratios_are_rejected_where_they_cannot_work():
     TrainConfig(algo="agentmixer_ar", pm_form="autoregressive", pm_ratio="factors").validate()
 
 
+def test_marginal_distillation_targets_the_joints_marginals():
+    """joint_distill='marginal': the target of agent i is sum over the others' actions of p(a), checked by brute force
+    over every joint action; the loss is distill_coef x KL(marginal || pi_i) averaged over agents; at
+    initialisation (the joint a product) the marginals are the individual policies and the loss is 0."""
+    hp = HP.replace(distill_coef=jnp.float32(0.7))
+    policy, params, out, state = _setup("joint", perturb=0.05, joint_distill="marginal")  # a joint spread out
+    joint, logp = _joint_log_probs(policy, params, out, state, MASK)
+    p = np.exp(np.asarray(logp, np.float64))
+    brute = np.stack([[p[np.asarray(joint[:, i] == a)].sum() for a in range(3)] for i in range(3)])
+    target = np.asarray(policy.distill_target(policy.joint_logits(params, out, state, MASK)[0], 0), np.float64)
+    np.testing.assert_allclose(target, brute, rtol=1e-4, atol=1e-6)
+    assert target[1, 1] < 1e-12  # masked
+    ind = np.asarray(jax.nn.log_softmax(out.head, -1), np.float64)
+    want = 0.7 * np.sum(brute * (np.log(np.maximum(brute, 1e-30)) - ind)) / 3
+    loss = policy.evaluate(params, out, state, MASK, joint[0], (), hp)[2]
+    np.testing.assert_allclose(loss, want, rtol=1e-4)
+    # the mode's conditionals are another target (the check can fail)
+    mode_policy = make_policy("agentmixer", SPEC, TrainConfig(algo="agentmixer", pm_form="joint"))
+    assert abs(float(mode_policy.evaluate(params, out, state, MASK, joint[0], (), hp)[2]) - want) > 1e-3
+    # at initialisation
+    policy, params, out, state = _setup("joint", perturb=0.0, joint_distill="marginal")
+    target = policy.distill_target(policy.joint_logits(params, out, state, MASK)[0], 0)
+    np.testing.assert_allclose(target, jax.nn.softmax(out.head, -1) * MASK / jnp.sum(
+        jax.nn.softmax(out.head, -1) * MASK, -1, keepdims=True), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(policy.evaluate(params, out, state, MASK, joint[0], (), hp)[2], 0.0, atol=1e-5)
+    with pytest.raises(ValueError, match="joint_distill='marginal' distils onto the marginals of pm_form='joint'"):
+        TrainConfig(algo="agentmixer_ar", pm_form="autoregressive", joint_distill="marginal").validate()
+
+
 def _empirical_joint(form, perturb, samples=40_000, arch="mixer"):
     """Empirical joint distribution (A, A) of two agents' sampled actions on a one-state game, and its marginals."""
     spec = EnvSpec(num_agents=2, obs_dim=3, state_dim=4, action_space=Discrete(3))

@@ -352,7 +352,9 @@ class AgentMixerJoint(DistilledJointForm):
 
     IGC by distillation: with m the joint's mode, each individual policy is pulled toward the joint's conditional
     at the mode, KL(p(a_i | m_-i) || pi_i) with weight `distill_coef`, so the tuple of individual modes becomes the
-    joint's mode. With `pm_dropout` p > 0 (ours) each step (`pm_dropout_per="episode"`: each whole episode) is
+    joint's mode. `joint_distill="marginal"` (ours) pulls it toward the joint's marginal p(a_i) instead: the
+    product of the marginals is the product policy closest to the joint in KL(joint || product).
+    With `pm_dropout` p > 0 (ours) each step (`pm_dropout_per="episode"`: each whole episode) is
     acted with probability p by the product of the individual policies instead (the PM term off; the draw is
     stored and the step re-scored under the same policy), so the PPO gradient also reaches the individual policies
     from their own decentralised play.
@@ -407,6 +409,16 @@ class AgentMixerJoint(DistilledJointForm):
         idx = mode - m[:, None] * self.strides[:, None] + jnp.arange(self.action_dim)[None] * self.strides[:, None]
         return z[idx]
 
+    def marginals(self, z: Array) -> Array:
+        """(N, A): each agent's marginal log-probability log p(a_i = a) under the joint logits z (J,)."""
+        owns = self.combos[:, :, None] == jnp.arange(self.action_dim)  # (J, N, A): joint action j has a_i = a
+        return jax.nn.logsumexp(jnp.where(owns, jax.nn.log_softmax(z)[:, None, None], -jnp.inf), axis=0)
+
+    def distill_target(self, z: Array, mode: Array) -> Array:
+        """(N, A) probabilities, no gradient: the conditionals at the mode `mode` (index), or the marginals."""
+        logits = self.marginals(z) if self.config.joint_distill == "marginal" else self.conditionals(z, mode)
+        return jax.nn.softmax(jax.lax.stop_gradient(logits), -1)
+
     def act(self, params, out: ActorOutput, state: Array, mask: Array, key: Array, hp: HParams,
             episode_key: Array | None = None) -> PolicyStep:
         z, base = self.joint_logits(params, out, state, mask)
@@ -425,8 +437,7 @@ class AgentMixerJoint(DistilledJointForm):
         logp_joint = jax.nn.log_softmax(behaviour)
         log_prob = self.joint_log_prob(logp_joint, action)
         entropy = self.ratio_entropy(-jnp.sum(jnp.exp(logp_joint) * logp_joint))
-        target = jax.nn.softmax(jax.lax.stop_gradient(
-            self.conditionals(z, self.joint_mode(z, base, hp.tie_tol))), -1)
+        target = self.distill_target(z, self.joint_mode(z, base, hp.tie_tol))
         return (log_prob, entropy, *self.distill_loss(target, out, hp))
 
     def joint_greedy(self, params, out: ActorOutput, state: Array, mask: Array) -> Array:
@@ -453,10 +464,10 @@ class AgentMixerJoint(DistilledJointForm):
         return SACSample(jnp.zeros(()), logp, jnp.sum(jnp.exp(logp) * logp)[None], *self.sac_distill(z, base, out, hp))
 
     def sac_distill(self, z: Array, base: Array, out: ActorOutput, hp: HParams) -> tuple[Array, dict]:
-        """IGC for SAC as for PPO: distillation onto the joint's conditionals at its mode, and whether the mode is
-        the individual modes."""
+        """IGC for SAC as for PPO: distillation onto the joint's conditionals at its mode (or its marginals), and
+        whether the mode is the individual modes."""
         mode = self.joint_mode(z, base, hp.tie_tol)
-        target = jax.nn.softmax(jax.lax.stop_gradient(self.conditionals(z, mode)), -1)
+        target = self.distill_target(z, mode)
         aux, metrics = self.distill_loss(target, out, hp)
         metrics["mode_consistency"] = jnp.all(self.combos[mode] == jnp.argmax(out.head, -1)).astype(jnp.float32)
         return aux, metrics
