@@ -29,6 +29,10 @@ def main(paths: list[str]) -> None:
         if s["status"] != "finished":
             print(f"warning: skipping {run.path}: the run is {s['status']}", file=sys.stderr)
             continue
+        if "optimal_per_seed" not in s["eval"]:
+            print(f"warning: skipping {run.path}: {s['env']} is not a matrix game (no optimal_per_seed)",
+                  file=sys.stderr)
+            continue
         ev = {k: np.asarray([np.nan if x is None else x for x in v], np.float64) for k, v in s["eval"].items()}
         healthy = np.isfinite(ev["return_per_seed"]) & ~np.asarray(s["diverged_per_seed"], bool)
         opt = np.where(healthy, ev["optimal_per_seed"], 0.0) > 0.5  # a diverged seed is never optimal

@@ -222,3 +222,18 @@ def test_centrally_executed_algorithms_are_marked_in_both_tables(tmp_path, capsy
     lines = capsys.readouterr().out.splitlines()
     assert lines[2].startswith("| climbing | ar_mappo (centralised execution) |")
     assert lines[3].startswith("| climbing | mappo |")
+
+
+def test_matrix_table_skips_runs_of_other_tasks(tmp_path, capsys):
+    from experiments import matrix_table
+
+    u = np.arange(20, dtype=np.float64)
+    curves = {"episode_return": np.stack([u, u]), "episodes": np.ones((2, 20))}
+    write_run(tmp_path / "m", "climbing", "mappo", curves, wall_seconds=1.0,
+              eval={"return_per_seed": [1.0, 2.0], "optimal_per_seed": [1.0, 0.0], "ce_epsilon_per_seed": [0.0, 0.0]})
+    write_run(tmp_path / "pp", "predator_prey_p1", "mappo", curves, wall_seconds=1.0,
+              eval={"return_per_seed": [1.0, 2.0]})
+    matrix_table.main([str(tmp_path / "m"), str(tmp_path / "pp")])
+    out = capsys.readouterr()
+    assert [line.split(" | ")[0] for line in out.out.splitlines()[2:]] == ["| climbing"]
+    assert "predator_prey_p1 is not a matrix game" in out.err
