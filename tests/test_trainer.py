@@ -293,7 +293,8 @@ def test_guarded_step_stops_for_the_rest_of_the_update_once_the_kl_exceeds_its_t
     params = {"w": jnp.arange(3.0)}
     grads = {"w": jnp.ones(3)}
     opt = tx.init(params)
-    moved, opt_moved = optax.apply_updates(params, tx.update(grads, opt, params)[0]), tx.update(grads, opt, params)[1]
+    updates, opt_moved = tx.update(grads, opt, params)
+    moved = optax.apply_updates(params, updates)
     target = jnp.float32(0.01)
     p, o, stopped = guarded_step(tx, params, opt, jnp.bool_(False), grads, jnp.float32(0.0149), target)
     chex.assert_trees_all_equal((p, o, stopped), (moved, opt_moved, jnp.bool_(False)))  # under 1.5 x target: a step
