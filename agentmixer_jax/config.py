@@ -44,6 +44,7 @@ class HParams:
     gumbel_tau: float = 1.0  # temperature of the straight-through Gumbel-softmax sample (AgentMixer, discrete)
     igc_coef: float = 0.0  # AgentMixer, discrete: weight of cloning the joint actions into the individual policies
     distill_coef: float = 1.0  # AgentMixer joint / autoregressive forms: weight of the IGC distillation (KL)
+    distill_coef_start: float = 0.1  # distill_schedule=linear: the weight at update 0, rising to distill_coef
     tie_tol: float = 0.0  # AgentMixer joint form: joint actions within tie_tol nats of the best count as tied
     pm_y: float = 0.95  # AgentMixer authors' form: u = pm_y * sigmoid(pm_gain * b) (their mix_std_y_coef)
     pm_gain: float = 1.0  # AgentMixer authors' form: the sigmoid's gain (their sigmoid_gain)
@@ -140,6 +141,10 @@ class TrainConfig:
     ar_reference: Literal["mode", "probs"] = "mode"  # pm_form=autoregressive with igc_exact: the reference r_<i
     ar_distill: Literal["soft", "hard"] = "soft"  # pm_form=autoregressive: distil onto the conditionals or the decode
     tau_schedule: TauSchedule = "constant"  # AgentMixer, discrete: gumbel_tau over training (the authors' decay_id)
+    # pm_form=joint or autoregressive: the distillation weight constant (distill_coef) or linear (ours), rising from
+    # hp.distill_coef_start at the first update to hp.distill_coef at the last, so the joint explores and learns
+    # under a light pull before the individual policies are held to it
+    distill_schedule: Literal["constant", "linear"] = "constant"
     igc_exact: bool = False  # discrete AgentMixer, gumbel / autoregressive forms: IGC by construction (exact)
     actor_joint_gradient: bool = True  # discrete AgentMixer: the joint PPO loss also trains the individual actors
     mat_embd: int = 64  # MAT / MAT-Dec: transformer width (MAT's n_embd)
@@ -255,6 +260,12 @@ class TrainConfig:
             raise ValueError(f"joint_distill='marginal' distils onto the marginals of pm_form='joint'; pm_form="
                              f"{self.pm_form!r} has its own target (ar_distill for autoregressive): leave "
                              "joint_distill at 'mode'")
+        if self.distill_schedule not in ("constant", "linear"):
+            raise ValueError(f"distill_schedule={self.distill_schedule!r}: choose constant or linear")
+        if self.distill_schedule == "linear" and self.pm_form not in ("joint", "autoregressive"):
+            raise ValueError(f"distill_schedule='linear' schedules the IGC distillation of pm_form='joint' or "
+                             f"'autoregressive'; pm_form={self.pm_form!r} distils nothing: leave distill_schedule "
+                             "at 'constant'")
         if self.pm_ratio not in ("joint", "factors"):
             raise ValueError(f"pm_ratio={self.pm_ratio!r}: choose joint or factors")
         if self.pm_ratio == "factors" and (self.pm_form not in ("joint", "autoregressive")
@@ -393,6 +404,7 @@ HPARAM_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "huber_delta": (0.0, math.inf, False, False),
     "target_kl": (0.0, math.inf, True, False),
     "distill_coef": (0.0, math.inf, True, False),
+    "distill_coef_start": (0.0, math.inf, True, False),
     "tie_tol": (0.0, math.inf, True, False),
     "pm_y": (0.0, 1.0, False, False),
     "pm_gain": (0.0, math.inf, False, False),

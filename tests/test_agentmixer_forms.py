@@ -379,6 +379,20 @@ def test_trainer_applies_the_temperature_schedule():
     np.testing.assert_allclose(metrics["gumbel_tau"], np.maximum(1.0 - np.arange(10) / 10, 0.05), rtol=1e-5)
 
 
+def test_trainer_applies_the_distillation_schedule():
+    """distill_schedule='linear' moves the weight from distill_coef_start at the first update to distill_coef at the
+    last; the constant schedule records no weight and uses distill_coef throughout."""
+    cfg = TrainConfig(algo="agentmixer_joint", pm_form="joint", num_envs=8, num_steps=1, total_env_steps=8 * 10,
+                      num_minibatches=1, update_epochs=1, distill_schedule="linear")
+    hp = HParams(distill_coef=1.0, distill_coef_start=0.1)
+    metrics = jax.jit(make_train(envs.make("climbing"), cfg))(jax.random.PRNGKey(0), hp).metrics
+    np.testing.assert_allclose(metrics["distill_coef"], 0.1 + 0.9 * np.arange(10) / 9, rtol=1e-5)
+    const = jax.jit(make_train(envs.make("climbing"), dataclasses.replace(cfg, distill_schedule="constant")))
+    assert "distill_coef" not in const(jax.random.PRNGKey(0), hp).metrics
+    with pytest.raises(ValueError, match="distill_schedule.*joint"):
+        TrainConfig(algo="agentmixer_authors", pm_form="authors", distill_schedule="linear").validate()
+
+
 def test_impossible_forms_and_sizes_are_rejected_before_compiling():
     with pytest.raises(ValueError, match="pm_joint_max.*autoregressive|autoregressive.*pm_joint_max"):
         make_train(envs.make("protoss_5v5"), TrainConfig(algo="agentmixer", pm_form="joint"))

@@ -313,11 +313,23 @@ class DistilledJointForm(AgentMixer):
         """(N,) the joint policy's own greedy joint action (centralised)."""
         raise NotImplementedError
 
+    def schedule_hparams(self, hp: HParams, update: Array) -> HParams:
+        """The temperature schedule, and distill_coef under `distill_schedule='linear'`: from distill_coef_start at
+        update 0 to distill_coef at the last update (num_updates - 1)."""
+        hp = super().schedule_hparams(hp, update)
+        if self.config.distill_schedule == "constant":
+            return hp
+        frac = update.astype(jnp.float32) / max(self.config.num_updates - 1, 1)
+        return hp.replace(distill_coef=hp.distill_coef_start + (hp.distill_coef - hp.distill_coef_start) * frac)
+
     def distill_loss(self, target: Array, out: ActorOutput, hp: HParams) -> tuple[Array, dict]:
         """(distill_coef x KL(target || pi_i) averaged over agents, metrics); target (N, A), no gradient."""
         logp = jax.nn.log_softmax(out.head, -1)
         kl = jnp.sum(target * (jnp.log(jnp.maximum(target, 1e-30)) - logp)) / self.num_agents
-        return hp.distill_coef * kl, {"igc_kl": kl}
+        metrics = {"igc_kl": kl}
+        if self.config.distill_schedule != "constant":
+            metrics["distill_coef"] = hp.distill_coef
+        return hp.distill_coef * kl, metrics
 
     def eval_policies(self) -> dict:
         return {**super().eval_policies(), "joint_": self.joint_greedy}
