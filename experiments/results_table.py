@@ -26,6 +26,12 @@ greedy cells are `n/a`. Per run, in a markdown table:
   stochastic training-time (joint, for AgentMixer) policy;
 - `env steps/s`: the run's training throughput as `summary.json` recorded it.
 
+`--pool` shows runs made with the same command except the base seed (`--seed`) as one row, their seeds pooled
+(e.g. two runs of `--seeds 32`, `--seed 0` and `--seed 1`, as one row of 64 independent seeds): the row is named
+after the first run with `+K` for the K others; every statistic is over the pooled seeds; `env steps/s` is the
+runs' mean; sampled playback cells are `n/a` unless there is only one run. Two runs of the same command with the
+same base seed are the same seeds twice and are refused.
+
 Diverged and non-finite seeds. A seed whose parameters or losses went non-finite in training is marked in
 `diverged_per_seed` and its `eval` entries are null. No seed is dropped silently: the `seeds` cell counts
 all seeds and says how many diverged, e.g. `64 (3 diverged)`, and how many other seeds have a null or NaN
@@ -70,6 +76,8 @@ class Args:
     """Statistics to show from playback.json's sampled execution (when present)."""
     playback_greedy: tuple[str, ...] = ()
     """Statistics to show from playback.json's greedy execution, e.g. reward_per_step (when present)."""
+    pool: bool = False
+    """Show runs that differ only in their base seed (--seed) as one row with their seeds pooled."""
     compare: tuple[str, ...] = ()
     """Two run folder names A B: also print the probability of improvement P(A > B) of a seed of A over a seed of
     B on the first metric (rliable, with its 95% bootstrap CI)."""
@@ -125,30 +133,42 @@ def seeds_cell(summary: dict, metrics: Sequence[str]) -> str:
     return f"{seeds} ({', '.join(notes)})" if notes else str(seeds)
 
 
-def training_return(folder: RunFolder) -> str:
-    """Mean [95% bootstrap CI] over healthy seeds of each seed's episode_return over the last 10% of updates."""
-    try:
-        run = load_run(folder)
-    except (FileNotFoundError, ValueError):  # no metrics.npz (yet), or no curves in it
+def training_return(*folders: RunFolder) -> str:
+    """Mean [95% bootstrap CI] over healthy seeds (of all `folders`, pooled) of each seed's episode_return over the
+    last 10% of updates; 'n/a' unless every folder has that curve."""
+    per_seed = []
+    for folder in folders:
+        try:
+            run = load_run(folder)
+        except (FileNotFoundError, ValueError):  # no metrics.npz (yet), or no curves in it
+            return "n/a"
+        if "episode_return" not in run.per_seed or run.healthy_seeds == 0:
+            return "n/a"
+        per_seed.append(final_value(run, "episode_return", label=str(folder.path)).per_seed)
+    if len(folders) == 1:
+        fv = final_value(run, "episode_return", label=str(folders[0].path))
+        mean, low, high = fv.mean, fv.ci_low, fv.ci_high
+    else:
+        est = stats.interval(np.concatenate(per_seed), "mean", reps=2000)
+        mean, low, high = est.point, est.low, est.high
+    if not np.isfinite(mean):
         return "n/a"
-    if "episode_return" not in run.per_seed or run.healthy_seeds == 0:
-        return "n/a"
-    fv = final_value(run, "episode_return", label=str(folder.path))
-    if not np.isfinite(fv.mean):
-        return "n/a"
-    return f"{fv.mean:.3f} [{fv.ci_low:.3f}, {fv.ci_high:.3f}]"
+    return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def run_row(folder: RunFolder | Path | str, metrics: Sequence[str], sampled: Sequence[str],
-            playback_greedy: Sequence[str] = (), show_status: bool = False, summary: dict | None = None
-            ) -> dict[str, str]:
-    """The table cells of one run folder: column name -> text (`n/a` for a metric the run does not have)."""
+            playback_greedy: Sequence[str] = (), show_status: bool = False, summary: dict | None = None,
+            pooled: Sequence[RunFolder] = ()) -> dict[str, str]:
+    """The table cells of one run folder: column name -> text (`n/a` for a metric the run does not have).
+
+    `pooled`: the other runs whose seeds `summary` pools (`pool_runs`); the row is named `folder +K`."""
     folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
     summary = folder.read_summary() if summary is None else summary
     ev = summary.get("eval", {})
     seeds = int(summary["seeds"])
     diverged = np.asarray(summary.get("diverged_per_seed") or [False] * seeds, bool)
-    row = {"run": folder.path.name, "env": summary["env"], "algo": table_name(summary["algo"])}
+    name = folder.path.name + (f" +{len(pooled)}" if pooled else "")
+    row = {"run": name, "env": summary["env"], "algo": table_name(summary["algo"])}
     if show_status:
         status = summary["status"]
         if status != "finished" and "updates_done" in summary and "num_updates" in summary:
@@ -161,11 +181,11 @@ def run_row(folder: RunFolder | Path | str, metrics: Sequence[str], sampled: Seq
         if m == "return":  # the IQM beside the mean (Agarwal et al. 2021)
             row["greedy return IQM"] = (eval_cell(ev[f"{m}_per_seed"], diverged, m, "iqm") if f"{m}_per_seed" in ev
                                         else "n/a")
-    pb = json.loads(folder.playback_path.read_text()) if folder.playback_path.is_file() else {}
+    pb = json.loads(folder.playback_path.read_text()) if folder.playback_path.is_file() and not pooled else {}
     for mode, names in (("greedy", playback_greedy), ("sampled", sampled)):
         recorded = pb.get(mode, {})
         row.update({f"{mode} {m}": mean_ci(recorded[m]) if m in recorded else "n/a" for m in names})
-    row["training return"] = training_return(folder)
+    row["training return"] = training_return(folder, *pooled)
     row["env steps/s"] = f"{summary['steps_per_second']:,.0f}" if "steps_per_second" in summary else "n/a"
     return row
 
@@ -200,6 +220,45 @@ def shown_runs(paths: Sequence[Path | str], warn=warn) -> list[tuple[RunFolder, 
     return out
 
 
+# summary.json fields that must agree for runs to be pooled: the same command but for the base seed
+POOL_KEYS = ("env", "env_kw", "algo", "config", "hparams", "env_steps_per_seed", "status")
+
+
+def pool_runs(runs: Sequence[tuple[RunFolder, dict]]) -> list[tuple[RunFolder, dict, list[RunFolder]]]:
+    """Group runs that differ only in their base seed: (first folder, pooled summary, the other folders), in
+    first-seen order. The pooled summary concatenates the per-seed evaluations and `diverged_per_seed` and sums
+    `seeds`; a metric missing from any run of a group is left out. Raises ValueError on a repeated base seed."""
+    groups: dict[str, list[tuple[RunFolder, dict]]] = {}
+    for folder, summary in runs:
+        key = json.dumps([summary.get(k) for k in POOL_KEYS], sort_keys=True, default=str)
+        groups.setdefault(key, []).append((folder, summary))
+    out = []
+    for members in groups.values():
+        first, summary = members[0]
+        if len(members) == 1:
+            out.append((first, summary, []))
+            continue
+        seeds_by_base: dict[int, str] = {}
+        for folder, s in members:
+            base = int(s.get("seed", 0))
+            if base in seeds_by_base:
+                raise ValueError(f"--pool: {seeds_by_base[base]} and {folder.path} are the same command with the same "
+                                 f"base seed {base}, i.e. the same seeds twice; pool runs of different --seed only")
+            seeds_by_base[base] = str(folder.path)
+        pooled = dict(summary)
+        pooled["seeds"] = sum(int(s["seeds"]) for _, s in members)
+        pooled["diverged_per_seed"] = [bool(d) for _, s in members
+                                       for d in (s.get("diverged_per_seed") or [False] * int(s["seeds"]))]
+        keys = [k for k in summary.get("eval", {}) if k.endswith("_per_seed")
+                and all(k in s.get("eval", {}) for _, s in members)]
+        pooled["eval"] = {k: [x for _, s in members for x in s["eval"][k]] for k in keys}
+        rates = [s["steps_per_second"] for _, s in members if "steps_per_second" in s]
+        if len(rates) == len(members):
+            pooled["steps_per_second"] = float(np.mean(rates))
+        out.append((first, pooled, [f for f, _ in members[1:]]))
+    return out
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, str]]:
     args = tyro.cli(Args, args=argv)
     runs = shown_runs(args.runs)
@@ -212,7 +271,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, str]]:
         raise ValueError(f"no eval metric {missing} in the summary.json of any run; they have: "
                          f"{', '.join(sorted(known)) or 'none'}")
     show_status = any(s["status"] != "finished" for _, s in runs)
-    rows = [run_row(f, metrics, args.sampled, args.playback_greedy, show_status, summary=s) for f, s in runs]
+    grouped = pool_runs(runs) if args.pool else [(f, s, []) for f, s in runs]
+    rows = [run_row(f, metrics, args.sampled, args.playback_greedy, show_status, summary=s, pooled=more)
+            for f, s, more in grouped]
     print(format_markdown(rows))
     if args.compare:
         print(compare(runs, args.compare, metrics[0]))

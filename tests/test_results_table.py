@@ -237,3 +237,32 @@ def test_matrix_table_skips_runs_of_other_tasks(tmp_path, capsys):
     out = capsys.readouterr()
     assert [line.split(" | ")[0] for line in out.out.splitlines()[2:]] == ["| climbing"]
     assert "predator_prey_p1 is not a matrix game" in out.err
+
+
+def test_pool_shows_runs_of_different_base_seeds_as_one_row(tmp_path):
+    """--pool: two runs of one command with --seed 0 and --seed 1 are one row over their pooled seeds; a run of
+    another setting stays its own row; the same base seed twice is refused."""
+    u = np.arange(20, dtype=np.float64)
+
+    def run(name, seed, returns, hparams, diverged=None, sps=1000.0):
+        curves = {"episode_return": np.stack([u + r for r in returns]), "episodes": np.ones((3, 20))}
+        ev = {"return_per_seed": [None if d else r for r, d in zip(returns, diverged or [False] * 3)],
+              "captured_per_seed": [None if d else 1.0 for d in (diverged or [False] * 3)]}
+        return write_run(tmp_path / name, "predator_prey_p1", "mappo", curves, eval=ev, diverged=diverged, seed=seed,
+                         hparams=hparams, steps_per_second=sps)
+
+    run("a", 0, [1.0, 2.0, 3.0], {"lr": 5e-4})
+    run("b", 1, [4.0, 5.0, 6.0], {"lr": 5e-4}, diverged=[False, True, False], sps=3000.0)
+    run("c", 0, [0.0, 0.0, 0.0], {"lr": 1e-3})
+    assert [r["run"] for r in rt.main([str(tmp_path)])] == ["a", "b", "c"]
+    pooled, other = rt.main([str(tmp_path), "--pool"])
+    assert pooled["run"] == "a +1" and other["run"] == "c"
+    assert pooled["seeds"] == "6 (1 diverged)"
+    assert pooled["greedy return"] == rt.mean_ci([1.0, 2.0, 3.0, 4.0, 6.0])
+    assert pooled["greedy captured"].startswith(f"{5 / 6:.3f} [")  # the diverged seed counts as a failure
+    # training return: each healthy seed's mean of updates 18, 19 (18.5 + r), pooled over both runs
+    assert pooled["training return"].startswith(f"{np.mean([19.5, 20.5, 21.5, 22.5, 24.5]):.3f} [")
+    assert pooled["env steps/s"] == "2,000"
+    run("d", 1, [7.0, 7.0, 7.0], {"lr": 5e-4})
+    with pytest.raises(ValueError, match="same base seed 1"):
+        rt.main([str(tmp_path), "--pool"])
