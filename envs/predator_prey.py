@@ -52,6 +52,10 @@ Shapes (N = num_predators, M = num_prey, G = grid_size, V = view_size):
                   [2:2+V*V]      prey in the VxV window centred on the predator, row-major, 1 = live prey
                                  (cells outside the grid read 0)
                   [2+V*V]        t / max_steps
+                  [3+V*V:]       observe_predators=True only (obs_dim 2 + V*V + 1 + 2N): every predator's
+                                 (row, col) / (G - 1), predator by predator, so that each agent also sees where
+                                 the others are (ours, a fully observed variant for experiments; the authors'
+                                 agents do not see each other)
     state:        (2N + 2G*G + M + 1,) float32
                   [0:2N]         every predator's (row, col) / (G - 1), predator by predator
                   [2N:2N+G*G]    predator occupancy grid, row-major
@@ -128,6 +132,7 @@ class PredatorPrey(MultiAgentEnv[PredatorPreyState, PredatorPreyParams]):
         step_cost: float = -0.01,
         max_steps: int = 100,
         prey_move_probs: Sequence[float] = (0.175, 0.175, 0.175, 0.175, 0.3),
+        observe_predators: bool = False,
     ):
         if grid_size < 2:
             raise ValueError(f"grid_size must be >= 2, got {grid_size}")
@@ -152,6 +157,7 @@ class PredatorPrey(MultiAgentEnv[PredatorPreyState, PredatorPreyParams]):
         self.num_prey = num_prey
         self.view_size = view_size
         self.prey_tries = prey_tries
+        self.observe_predators = bool(observe_predators)
         # Defaults of the traced parameters.
         self._defaults = dict(
             penalty=float(penalty),
@@ -175,7 +181,7 @@ class PredatorPrey(MultiAgentEnv[PredatorPreyState, PredatorPreyParams]):
 
     @property
     def obs_dim(self) -> int:
-        return 2 + self.view_size**2 + 1
+        return 2 + self.view_size**2 + 1 + (2 * self.num_predators if self.observe_predators else 0)
 
     @property
     def state_dim(self) -> int:
@@ -304,14 +310,10 @@ class PredatorPrey(MultiAgentEnv[PredatorPreyState, PredatorPreyParams]):
         # Window rows pos-h..pos+h of the grid are rows pos..pos+2h of the padded grid.
         windows = jax.vmap(lambda p: jax.lax.dynamic_slice(padded, (p[0], p[1]), (v, v)))(state.predator_pos)
         n = self.num_predators
-        obs = jnp.concatenate(
-            [
-                state.predator_pos.astype(jnp.float32) / scale,
-                windows.reshape(n, v * v),
-                jnp.full((n, 1), time_frac),
-            ],
-            axis=1,
-        )
+        parts = [state.predator_pos.astype(jnp.float32) / scale, windows.reshape(n, v * v), jnp.full((n, 1), time_frac)]
+        if self.observe_predators:  # every predator's (row, col), the same for every agent (not the authors' task)
+            parts.append(jnp.broadcast_to(state.predator_pos.astype(jnp.float32).reshape(1, 2 * n) / scale, (n, 2 * n)))
+        obs = jnp.concatenate(parts, axis=1)
         rows, cols = state.predator_pos[:, 0], state.predator_pos[:, 1]
         pred_grid = jnp.zeros((g, g), jnp.float32).at[rows, cols].set(1.0)
         global_state = jnp.concatenate(

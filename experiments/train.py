@@ -187,7 +187,8 @@ def _resume_args(argv: list[str], folder_path: Path):
 
 
 def parse_env_kw(items: tuple[str, ...]) -> dict:
-    """("obsk=2", "backend='mjx'") -> {"obsk": 2, "backend": "mjx"}; bare words are strings."""
+    """("obsk=2", "backend='mjx'", "flag=true") -> {"obsk": 2, "backend": "mjx", "flag": True}; true / false in any
+    case are booleans, other bare words strings."""
     import ast
 
     out = {}
@@ -195,6 +196,9 @@ def parse_env_kw(items: tuple[str, ...]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key.isidentifier():
             raise BadInput(f"--env-kw {item!r}: write KEY=VALUE, e.g. obsk=2")
+        if value.lower() in ("true", "false"):
+            out[key] = value.lower() == "true"
+            continue
         try:
             out[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):

@@ -56,6 +56,7 @@ def test_bad_hyperparameter_is_rejected(capsys):
 def test_env_kw_reaches_the_task_and_bad_ones_fail_before_compiling(tmp_path, capsys, monkeypatch):
     assert cli.parse_env_kw(("obsk=2", "backend=mjx", "penalty=-1.5", "rows=(1, 3)")) == {
         "obsk": 2, "backend": "mjx", "penalty": -1.5, "rows": (1, 3)}
+    assert cli.parse_env_kw(("a=true", "b=False", "c=TRUE", "d=yes")) == {"a": True, "b": False, "c": True, "d": "yes"}
     summary = cli.main(["--env", "bridge", "--algo", "ail", "--env-kw", "max_steps=7", "--out", str(tmp_path / "b"),
                         "--config.num-steps", "4", *SMALL])
     assert summary["env_kw"] == {"max_steps": 7}

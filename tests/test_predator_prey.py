@@ -259,6 +259,20 @@ def test_observation_layout(env, step):
     assert pred_grid[0, 0] == 1 and pred_grid[4, 4] == 1 and pred_grid.sum() == 2
 
 
+def test_observe_predators_appends_every_predators_position():
+    """observe_predators=True: each agent's observation ends with every predator's (row, col) / (G - 1), the same
+    for each agent; the rest of the observation is the default layout."""
+    plain, full = PredatorPrey(num_predators=3), PredatorPrey(num_predators=3, observe_predators=True)
+    assert full.obs_dim == plain.obs_dim + 6 == full.spec().obs_dim
+    state = _state([[0, 0], [4, 4], [2, 1]], [[1, 2]])
+    a = np.asarray(plain._timestep(state, plain.default_params(), jnp.zeros(3), False, False, {}).obs)
+    b = np.asarray(full._timestep(state, full.default_params(), jnp.zeros(3), False, False, {}).obs)
+    assert b.shape == (3, full.obs_dim)
+    np.testing.assert_array_equal(b[:, : plain.obs_dim], a)
+    np.testing.assert_allclose(b[:, plain.obs_dim :], np.tile([[0, 0, 1, 1, 0.5, 0.25]], (3, 1)))
+    assert envs.make("predator_prey_authors_p1", observe_predators=True).obs_dim == 28 + 4
+
+
 def test_window_sees_prey_at_known_offset(env):
     # Predator 0 at (0, 0), prey at (1, 2): window index [1 + 2, 2 + 2] = [3, 4] (observed at reset-like
     # timestep construction, before the prey could move).
