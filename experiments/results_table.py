@@ -228,9 +228,15 @@ def pool_runs(runs: Sequence[tuple[RunFolder, dict]]) -> list[tuple[RunFolder, d
     """Group runs that differ only in their base seed: (first folder, pooled summary, the other folders), in
     first-seen order. The pooled summary concatenates the per-seed evaluations and `diverged_per_seed` and sums
     `seeds`; a metric missing from any run of a group is left out. Raises ValueError on a repeated base seed."""
+    from agentmixer_jax.config import HParams, TrainConfig
+
+    # a field that an older run's summary lacks (added since) counts as its default
+    defaults = {"config": dataclasses.asdict(TrainConfig()), "hparams": dataclasses.asdict(HParams())}
     groups: dict[str, list[tuple[RunFolder, dict]]] = {}
     for folder, summary in runs:
-        key = json.dumps([summary.get(k) for k in POOL_KEYS], sort_keys=True, default=str)
+        fields = [{**defaults[k], **summary[k]} if k in defaults and isinstance(summary.get(k), dict)
+                  else summary.get(k) for k in POOL_KEYS]
+        key = json.dumps(fields, sort_keys=True, default=str)
         groups.setdefault(key, []).append((folder, summary))
     out = []
     for members in groups.values():
