@@ -80,7 +80,7 @@ class Args:
     """Show runs that differ only in their base seed (--seed) as one row with their seeds pooled."""
     compare: tuple[str, ...] = ()
     """Two run folder names A B: also print the probability of improvement P(A > B) of a seed of A over a seed of
-    B on the first metric (rliable, with its 95% bootstrap CI)."""
+    B on the first metric (rliable, with its 95% bootstrap CI); with --pool, a name stands for its row's seeds."""
 
 
 def warn(msg: str) -> None:
@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, str]]:
             for f, s, more in grouped]
     print(format_markdown(rows))
     if args.compare:
-        print(compare(runs, args.compare, metrics[0]))
+        print(compare([(f, s) for f, s, _ in grouped], args.compare, metrics[0]))
     return rows
 
 

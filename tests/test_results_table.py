@@ -239,7 +239,7 @@ def test_matrix_table_skips_runs_of_other_tasks(tmp_path, capsys):
     assert "predator_prey_p1 is not a matrix game" in out.err
 
 
-def test_pool_shows_runs_of_different_base_seeds_as_one_row(tmp_path):
+def test_pool_shows_runs_of_different_base_seeds_as_one_row(tmp_path, capsys):
     """--pool: two runs of one command with --seed 0 and --seed 1 are one row over their pooled seeds; a run of
     another setting stays its own row; the same base seed twice is refused."""
     u = np.arange(20, dtype=np.float64)
@@ -264,6 +264,8 @@ def test_pool_shows_runs_of_different_base_seeds_as_one_row(tmp_path):
     # training return: each healthy seed's mean of updates 18, 19 (18.5 + r), pooled over both runs
     assert pooled["training return"].startswith(f"{np.mean([19.5, 20.5, 21.5, 22.5, 24.5]):.3f} [")
     assert pooled["env steps/s"] == "2,000"
+    rt.main([str(tmp_path), "--pool", "--compare", "a", "c"])
+    assert "(5 vs 3 seeds)" in capsys.readouterr().out  # a's row: its own seeds and b's healthy ones
     run("d", 1, [7.0, 7.0, 7.0], {"lr": 5e-4})
     with pytest.raises(ValueError, match="same base seed 1"):
         rt.main([str(tmp_path), "--pool"])
