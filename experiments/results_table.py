@@ -54,6 +54,7 @@ import numpy as np
 import tyro
 
 from agentmixer_jax import stats
+from agentmixer_jax.config import HParams, TrainConfig
 from agentmixer_jax.registry import table_name
 from agentmixer_jax.run_record import RunFolder, RunFolderError, find_runs
 from experiments.plot_curves import final_value, load_run
@@ -145,15 +146,10 @@ def training_return(*folders: RunFolder) -> str:
         if "episode_return" not in run.per_seed or run.healthy_seeds == 0:
             return "n/a"
         per_seed.append(final_value(run, "episode_return", label=str(folder.path)).per_seed)
-    if len(folders) == 1:
-        fv = final_value(run, "episode_return", label=str(folders[0].path))
-        mean, low, high = fv.mean, fv.ci_low, fv.ci_high
-    else:
-        est = stats.interval(np.concatenate(per_seed), "mean", reps=2000)
-        mean, low, high = est.point, est.low, est.high
-    if not np.isfinite(mean):
+    est = stats.interval(np.concatenate(per_seed), "mean", reps=2000)  # final_value's own interval, pooled
+    if not np.isfinite(est.point):
         return "n/a"
-    return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+    return f"{est.point:.3f} [{est.low:.3f}, {est.high:.3f}]"
 
 
 def run_row(folder: RunFolder | Path | str, metrics: Sequence[str], sampled: Sequence[str],
@@ -228,8 +224,6 @@ def pool_runs(runs: Sequence[tuple[RunFolder, dict]]) -> list[tuple[RunFolder, d
     """Group runs that differ only in their base seed: (first folder, pooled summary, the other folders), in
     first-seen order. The pooled summary concatenates the per-seed evaluations and `diverged_per_seed` and sums
     `seeds`; a metric missing from any run of a group is left out. Raises ValueError on a repeated base seed."""
-    from agentmixer_jax.config import HParams, TrainConfig
-
     # a field that an older run's summary lacks (added since) counts as its default
     defaults = {"config": dataclasses.asdict(TrainConfig()), "hparams": dataclasses.asdict(HParams())}
     groups: dict[str, list[tuple[RunFolder, dict]]] = {}
