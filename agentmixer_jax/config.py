@@ -45,6 +45,9 @@ class HParams:
     igc_coef: float = 0.0  # AgentMixer, discrete: weight of cloning the joint actions into the individual policies
     distill_coef: float = 1.0  # AgentMixer joint / autoregressive forms: weight of the IGC distillation (KL)
     distill_coef_start: float = 0.1  # distill_schedule=linear: the weight at update 0, rising to distill_coef
+    # AgentMixer with TrainConfig.pm_dropout_end: the pm_dropout rate in force this update. Not a setting: the
+    # trainer writes it at every update from pm_dropout and pm_dropout_end, so a value given here is overwritten
+    pm_dropout_now: float = 0.0
     tie_tol: float = 0.0  # AgentMixer joint form: joint actions within tie_tol nats of the best count as tied
     pm_y: float = 0.95  # AgentMixer authors' form: u = pm_y * sigmoid(pm_gain * b) (their mix_std_y_coef)
     pm_gain: float = 1.0  # AgentMixer authors' form: the sigmoid's gain (their sigmoid_gain)
@@ -129,6 +132,10 @@ class TrainConfig:
     # pm_dropout > 0: draw it per step (each step acted by the individuals with probability pm_dropout) or per episode
     # (whole episodes acted by the individual policies alone, as decentralised execution is; ours)
     pm_dropout_per: Literal["step", "episode"] = "step"
+    # pm_dropout > 0: None keeps the rate constant; a float in [0, 1] is the rate at the last update, reached
+    # linearly from pm_dropout at update 0 (ours: at 1 training is handed over from the joint to the individual
+    # policies, which end as MAPPO / IPPO would, started from what the joint policy learned)
+    pm_dropout_end: float | None = None
     # pm_form=joint or autoregressive with PPO: clip the joint ratio (one per step) or each agent's chain-rule factor
     # p(a_i | a_<i) separately (factors, ours; as MAT clips its autoregressive factors, Wen et al. 2022), so that
     # the joint can move as far per update as N per-agent ratios do under MAPPO; the entropy bonus stays the joint's
@@ -249,6 +256,10 @@ class TrainConfig:
             raise ValueError(f"pm_dropout={self.pm_dropout} belongs to pm_form='joint' or 'authors' (discrete) "
                              f"trained by PPO (algo='agentmixer_joint' or 'agentmixer_authors'); algo={self.algo!r} "
                              f"with pm_form={self.pm_form!r}: set pm_dropout to 0")
+        if self.pm_dropout_end is not None and (self.pm_dropout == 0 or not 0.0 <= self.pm_dropout_end <= 1.0):
+            raise ValueError(f"pm_dropout_end={self.pm_dropout_end} (with pm_dropout={self.pm_dropout}): the rate "
+                             "at the last update, a probability in [0, 1], scheduled from pm_dropout > 0: set "
+                             "pm_dropout in (0, 1) and pm_dropout_end in [0, 1], or leave pm_dropout_end unset")
         if self.pm_dropout_per not in ("step", "episode"):
             raise ValueError(f"pm_dropout_per={self.pm_dropout_per!r}: choose step or episode")
         if self.pm_dropout_per == "episode" and self.pm_dropout == 0:

@@ -389,18 +389,28 @@ def test_trainer_applies_the_temperature_schedule():
     np.testing.assert_allclose(metrics["gumbel_tau"], np.maximum(1.0 - np.arange(10) / 10, 0.05), rtol=1e-5)
 
 
-def test_trainer_applies_the_distillation_schedule():
+def test_trainer_applies_the_distillation_and_pm_dropout_schedules():
     """distill_schedule='linear' moves the weight from distill_coef_start at the first update to distill_coef at the
-    last; the constant schedule records no weight and uses distill_coef throughout."""
-    cfg = TrainConfig(algo="agentmixer_joint", pm_form="joint", num_envs=8, num_steps=1, total_env_steps=8 * 10,
-                      num_minibatches=1, update_epochs=1, distill_schedule="linear")
+    last; the constant schedule records no weight and uses distill_coef throughout. pm_dropout_end moves the
+    pm_dropout rate linearly from pm_dropout at the first update to pm_dropout_end at the last: at 1 every step of
+    the last update is acted by the individual policies. Bad settings fail before compiling."""
+    cfg = TrainConfig(algo="agentmixer_joint", pm_form="joint", num_envs=256, num_steps=1, total_env_steps=256 * 10,
+                      num_minibatches=1, update_epochs=1, distill_schedule="linear", pm_dropout=0.25,
+                      pm_dropout_end=1.0)
     hp = HParams(distill_coef=1.0, distill_coef_start=0.1)
     metrics = jax.jit(make_train(envs.make("climbing"), cfg))(jax.random.PRNGKey(0), hp).metrics
     np.testing.assert_allclose(metrics["distill_coef"], 0.1 + 0.9 * np.arange(10) / 9, rtol=1e-5)
-    const = jax.jit(make_train(envs.make("climbing"), dataclasses.replace(cfg, distill_schedule="constant")))
-    assert "distill_coef" not in const(jax.random.PRNGKey(0), hp).metrics
+    dropped = np.asarray(metrics["pm_dropped"])
+    assert dropped[-1] == 1.0
+    np.testing.assert_allclose(dropped, 0.25 + 0.75 * np.arange(10) / 9, atol=0.1)  # 256 draws: 3.2 std errors
+    const = make_train(envs.make("climbing"), dataclasses.replace(cfg, distill_schedule="constant"))
+    assert "distill_coef" not in jax.eval_shape(const, jax.random.PRNGKey(0), hp).metrics
     with pytest.raises(ValueError, match="distill_schedule.*joint"):
         TrainConfig(algo="agentmixer_authors", pm_form="authors", distill_schedule="linear").validate()
+    for end, pm_dropout in ((1.5, 0.5), (-0.1, 0.5), (1.0, 0.0)):
+        with pytest.raises(ValueError, match="pm_dropout_end=.*a probability in \\[0, 1\\]"):
+            TrainConfig(algo="agentmixer_joint", pm_form="joint", pm_dropout=pm_dropout,
+                        pm_dropout_end=end).validate()
 
 
 def test_impossible_forms_and_sizes_are_rejected_before_compiling():

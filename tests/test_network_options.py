@@ -310,21 +310,23 @@ def test_encoder_critic_gives_each_agent_a_value_from_every_agent_s_observation(
                                                params["critic"])}
     obs = jnp.asarray(rng.normal(size=(spec.num_agents, spec.obs_dim)), jnp.float32)
     state = jnp.asarray(rng.normal(size=(spec.state_dim,)), jnp.float32)
-    v = policy.value(params, obs, state)
+    value = jax.jit(policy.value)  # one compile instead of op-by-op dispatch of the encoder, call after call
+    v = value(params, obs, state)
     assert v.shape == (spec.num_agents,)
-    np.testing.assert_allclose(policy.value(params, obs, state * 3 + 1), v)  # the state is not read
+    np.testing.assert_allclose(value(params, obs, state * 3 + 1), v)  # the state is not read
     perm = np.roll(np.arange(spec.num_agents), 1)
-    np.testing.assert_allclose(policy.value(params, obs[perm], state), v[perm], rtol=1e-5, atol=1e-6)
-    v2 = policy.value(params, obs.at[0].set(jnp.asarray(rng.normal(size=spec.obs_dim), jnp.float32)), state)
+    np.testing.assert_allclose(value(params, obs[perm], state), v[perm], rtol=1e-5, atol=1e-6)
+    v2 = value(params, obs.at[0].set(jnp.asarray(rng.normal(size=spec.obs_dim), jnp.float32)), state)
     assert float(jnp.max(jnp.abs(v2[1:] - v[1:]))) > 1e-3
     hp = HParams(critic_lr=1e-30).as_floats()  # the encoder is in the critic's optimiser group: it must not move
     state0 = trainer.init(jax.random.PRNGKey(0), hp)
-    state1, m = jax.jit(trainer.run, static_argnums=1)(state0, 1)
+    run = jax.jit(trainer.run, static_argnums=1)
+    state1, m = run(state0, 1)
     assert np.all(np.isfinite(m["value_loss"]))
     moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), state1.learner.params["critic"],
                          state0.learner.params["critic"])
     assert max(jax.tree.leaves(moved)) < 1e-6
-    state2, _ = jax.jit(trainer.run, static_argnums=1)(trainer.init(jax.random.PRNGKey(0), HParams().as_floats()), 1)
+    state2, _ = run(trainer.init(jax.random.PRNGKey(0), HParams().as_floats()), 1)
     moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), state2.learner.params["critic"],
                          state0.learner.params["critic"])
     assert max(jax.tree.leaves(moved)) > 1e-4

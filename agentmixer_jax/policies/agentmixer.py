@@ -110,7 +110,13 @@ class AgentMixer(ActorCritic):
         return d + d * n * d
 
     def schedule_hparams(self, hp: HParams, update: Array) -> HParams:
-        """gumbel_tau at this update under `tau_schedule` (discrete forms that use a temperature)."""
+        """gumbel_tau at this update under `tau_schedule` (discrete forms that use a temperature), and the
+        pm_dropout rate in force (`pm_dropout_now`): pm_dropout, or with `pm_dropout_end` linear from pm_dropout
+        at update 0 to pm_dropout_end at the last update (num_updates - 1)."""
+        if self.config.pm_dropout_end is not None:
+            frac = update.astype(jnp.float32) / max(self.config.num_updates - 1, 1)
+            hp = hp.replace(pm_dropout_now=self.config.pm_dropout
+                            + (self.config.pm_dropout_end - self.config.pm_dropout) * frac)
         if not self.discrete or self.config.tau_schedule == "constant":
             return hp
         return hp.replace(gumbel_tau=scheduled_tau(hp.gumbel_tau, hp.tau_decay, self.config.tau_schedule, update,
@@ -138,20 +144,26 @@ class AgentMixer(ActorCritic):
         policy, state_b = self.policy_and_state(out, state, mask, log=False)
         return jnp.concatenate([policy, sample, out.feature, state_b], axis=-1)
 
-    def pm_dropout_draw(self, key: Array, episode_key: Array | None = None) -> tuple[Array, Array | tuple, dict]:
+    def pm_dropout_rate(self, hp: HParams) -> Array | float:
+        """The pm_dropout rate in force: `pm_dropout`, or under `pm_dropout_end` the scheduled `hp.pm_dropout_now`."""
+        return self.config.pm_dropout if self.config.pm_dropout_end is None else hp.pm_dropout_now
+
+    def pm_dropout_draw(self, key: Array, hp: HParams, episode_key: Array | None = None
+                        ) -> tuple[Array, Array | tuple, dict]:
         """(key left for sampling, the stored draw () or () when pm_dropout is 0, metrics): with `pm_dropout` p
         (ours; the joint and authors' discrete forms) a step is acted by the individual policies with probability
-        p, and the draw is stored with the step so that it is re-scored under the policy that acted. With
-        `pm_dropout_per="episode"` the draw comes from the episode's key, so a whole episode is acted alike."""
+        p (`pm_dropout_rate`), and the draw is stored with the step so that it
+        is re-scored under the policy that acted. With `pm_dropout_per="episode"` the draw comes from the
+        episode's key, so a whole episode is acted alike."""
         if self.config.pm_dropout == 0:
             return key, (), {}
         if self.uses_episode_key:
             if episode_key is None:
                 raise ValueError("pm_dropout_per='episode' needs the episode key that Acting draws (episode_key=)")
-            dropped = jax.random.bernoulli(episode_key, self.config.pm_dropout)
+            dropped = jax.random.bernoulli(episode_key, self.pm_dropout_rate(hp))
         else:
             key, k_drop = jax.random.split(key)
-            dropped = jax.random.bernoulli(k_drop, self.config.pm_dropout)
+            dropped = jax.random.bernoulli(k_drop, self.pm_dropout_rate(hp))
         return key, dropped, {"pm_dropped": dropped.astype(jnp.float32)}
 
     # ----- discrete ---------------------------------------------------------------------------
@@ -287,7 +299,7 @@ class AgentMixerAuthors(AgentMixer):
             episode_key: Array | None = None) -> PolicyStep:
         if not self.discrete:
             return super().act(params, out, state, mask, key, hp)
-        key, extras, metrics = self.pm_dropout_draw(key, episode_key)
+        key, extras, metrics = self.pm_dropout_draw(key, hp, episode_key)
         dist = D.categorical(self.behaviour_logits(params, out, state, mask, hp, extras))
         action = dist.sample(seed=key).astype(jnp.int32)
         metrics |= {"joint_follows_individual": jnp.mean(action == jnp.argmax(out.head, -1)),
@@ -436,7 +448,7 @@ class AgentMixerJoint(DistilledJointForm):
         z, base = self.joint_logits(params, out, state, mask)
         mode = self.combos[self.joint_mode(z, base, hp.tie_tol)]
         metrics = {"mode_consistency": jnp.all(mode == jnp.argmax(out.head, -1)).astype(jnp.float32)}
-        key, extras, drop_metrics = self.pm_dropout_draw(key, episode_key)
+        key, extras, drop_metrics = self.pm_dropout_draw(key, hp, episode_key)
         if self.config.pm_dropout > 0:  # this step acts by the product of the individual policies
             z = jnp.where(extras, base, z)
         metrics |= drop_metrics
