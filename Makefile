@@ -25,7 +25,7 @@ train: $(STAMP)
 
 ## The fast test suite (about 13 min on 2 CPU cores from a fresh clone, 2026-12-05; compiled at XLA level 0: tests/conftest.py), in TEST_WORKERS pytest-xdist workers.
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) --durations=30
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=30
 
 ## Longer learning checks.
 test-slow: $(STAMP)
