@@ -110,9 +110,9 @@ class AgentMixer(ActorCritic):
         return d + d * n * d
 
     def schedule_hparams(self, hp: HParams, update: Array) -> HParams:
-        """gumbel_tau at this update under `tau_schedule` (discrete forms that use a temperature), and the
-        pm_dropout rate in force (`pm_dropout_now`): pm_dropout, or with `pm_dropout_end` linear from pm_dropout
-        at update 0 to pm_dropout_end at the last update (num_updates - 1)."""
+        """gumbel_tau at this update under `tau_schedule` (discrete forms that use a temperature), and with
+        `pm_dropout_end` the pm_dropout rate in force (`pm_dropout_now`), linear from pm_dropout at update 0 to
+        pm_dropout_end at the last update (num_updates - 1)."""
         if self.config.pm_dropout_end is not None:
             frac = update.astype(jnp.float32) / max(self.config.num_updates - 1, 1)
             hp = hp.replace(pm_dropout_now=self.config.pm_dropout
@@ -152,9 +152,9 @@ class AgentMixer(ActorCritic):
                         ) -> tuple[Array, Array | tuple, dict]:
         """(key left for sampling, the stored draw () or () when pm_dropout is 0, metrics): with `pm_dropout` p
         (ours; the joint and authors' discrete forms) a step is acted by the individual policies with probability
-        p (`pm_dropout_rate`), and the draw is stored with the step so that it
-        is re-scored under the policy that acted. With `pm_dropout_per="episode"` the draw comes from the
-        episode's key, so a whole episode is acted alike."""
+        p (`pm_dropout_rate`), and the draw is stored with the step so that it is re-scored under the policy that
+        acted. With `pm_dropout_per="episode"` the draw comes from the episode's key, so a whole episode is acted
+        alike."""
         if self.config.pm_dropout == 0:
             return key, (), {}
         if self.uses_episode_key:
