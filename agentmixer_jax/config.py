@@ -416,6 +416,7 @@ HPARAM_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "target_kl": (0.0, math.inf, True, False),
     "distill_coef": (0.0, math.inf, True, False),
     "distill_coef_start": (0.0, math.inf, True, False),
+    "pm_dropout_now": (0.0, 1.0, True, True),
     "tie_tol": (0.0, math.inf, True, False),
     "pm_y": (0.0, 1.0, False, False),
     "pm_gain": (0.0, math.inf, False, False),
