@@ -109,14 +109,18 @@ class AgentMixer(ActorCritic):
             return d + d * self.config.cov_rank
         return d + d * n * d
 
+    def progress(self, update: Array) -> Array:
+        """() float32: the fraction of training done at update `update`, 0 at the first update and 1 at the last
+        (num_updates - 1); what the linear schedules interpolate by."""
+        return update.astype(jnp.float32) / max(self.config.num_updates - 1, 1)
+
     def schedule_hparams(self, hp: HParams, update: Array) -> HParams:
         """gumbel_tau at this update under `tau_schedule` (discrete forms that use a temperature), and with
         `pm_dropout_end` the pm_dropout rate in force (`pm_dropout_now`), linear from pm_dropout at update 0 to
         pm_dropout_end at the last update (num_updates - 1)."""
         if self.config.pm_dropout_end is not None:
-            frac = update.astype(jnp.float32) / max(self.config.num_updates - 1, 1)
             hp = hp.replace(pm_dropout_now=self.config.pm_dropout
-                            + (self.config.pm_dropout_end - self.config.pm_dropout) * frac)
+                            + (self.config.pm_dropout_end - self.config.pm_dropout) * self.progress(update))
         if not self.discrete or self.config.tau_schedule == "constant":
             return hp
         return hp.replace(gumbel_tau=scheduled_tau(hp.gumbel_tau, hp.tau_decay, self.config.tau_schedule, update,
@@ -331,8 +335,8 @@ class DistilledJointForm(AgentMixer):
         hp = super().schedule_hparams(hp, update)
         if self.config.distill_schedule == "constant":
             return hp
-        frac = update.astype(jnp.float32) / max(self.config.num_updates - 1, 1)
-        return hp.replace(distill_coef=hp.distill_coef_start + (hp.distill_coef - hp.distill_coef_start) * frac)
+        return hp.replace(distill_coef=hp.distill_coef_start
+                          + (hp.distill_coef - hp.distill_coef_start) * self.progress(update))
 
     def distill_loss(self, target: Array, out: ActorOutput, hp: HParams) -> tuple[Array, dict]:
         """(distill_coef x KL(target || pi_i) averaged over agents, metrics); target (N, A), no gradient."""
