@@ -136,6 +136,9 @@ class TrainConfig:
     # linearly from pm_dropout at update 0 (ours: at 1 training is handed over from the joint to the individual
     # policies, which end as MAPPO / IPPO would, started from what the joint policy learned)
     pm_dropout_end: float | None = None
+    # pm_dropout_end set: the fraction of training (in [0, 1)) during which the rate stays at pm_dropout before it
+    # moves linearly to pm_dropout_end over the rest (ours: the joint learns the task before handing it over)
+    pm_dropout_hold: float = 0.0
     # pm_form=joint or autoregressive with PPO: clip the joint ratio (one per step) or each agent's chain-rule factor
     # p(a_i | a_<i) separately (factors, ours; as MAT clips its autoregressive factors, Wen et al. 2022), so that
     # the joint can move as far per update as N per-agent ratios do under MAPPO; the entropy bonus stays the joint's
@@ -260,6 +263,10 @@ class TrainConfig:
             raise ValueError(f"pm_dropout_end={self.pm_dropout_end} (with pm_dropout={self.pm_dropout}): the rate "
                              "at the last update, a probability in [0, 1], scheduled from pm_dropout > 0: set "
                              "pm_dropout in (0, 1) and pm_dropout_end in [0, 1], or leave pm_dropout_end unset")
+        if self.pm_dropout_hold != 0.0 and (self.pm_dropout_end is None or not 0.0 <= self.pm_dropout_hold < 1.0):
+            raise ValueError(f"pm_dropout_hold={self.pm_dropout_hold} (with pm_dropout_end={self.pm_dropout_end}): "
+                             "the fraction of training before the pm_dropout rate starts moving to pm_dropout_end, "
+                             "in [0, 1), and only with pm_dropout_end set: set both, or leave pm_dropout_hold at 0")
         if self.pm_dropout_per not in ("step", "episode"):
             raise ValueError(f"pm_dropout_per={self.pm_dropout_per!r}: choose step or episode")
         if self.pm_dropout_per == "episode" and self.pm_dropout == 0:

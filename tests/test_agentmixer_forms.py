@@ -393,7 +393,8 @@ def test_trainer_applies_the_distillation_and_pm_dropout_schedules():
     """distill_schedule='linear' moves the weight from distill_coef_start at the first update to distill_coef at the
     last; the constant schedule records no weight and uses distill_coef throughout. pm_dropout_end moves the
     pm_dropout rate linearly from pm_dropout at the first update to pm_dropout_end at the last: at 1 every step of
-    the last update is acted by the individual policies. Bad settings fail before compiling."""
+    the last update is acted by the individual policies; pm_dropout_hold delays that move. Bad settings fail before
+    compiling."""
     cfg = TrainConfig(algo="agentmixer_joint", pm_form="joint", num_envs=256, num_steps=1, total_env_steps=256 * 10,
                       num_minibatches=1, update_epochs=1, distill_schedule="linear", pm_dropout=0.25,
                       pm_dropout_end=1.0)
@@ -403,6 +404,12 @@ def test_trainer_applies_the_distillation_and_pm_dropout_schedules():
     dropped = np.asarray(metrics["pm_dropped"])
     assert dropped[-1] == 1.0
     np.testing.assert_allclose(dropped, 0.25 + 0.75 * np.arange(10) / 9, atol=0.1)  # 256 draws: 3.2 std errors
+    # pm_dropout_hold: the rate stays at pm_dropout for that fraction of training, then moves to pm_dropout_end
+    held = make_policy("agentmixer_joint", envs.make("climbing").spec(),
+                       dataclasses.replace(cfg, pm_dropout_hold=0.5))
+    rates = [float(held.schedule_hparams(hp, jnp.int32(u)).pm_dropout_now) for u in range(10)]
+    np.testing.assert_allclose(rates, 0.25 + 0.75 * np.clip((np.arange(10) / 9 - 0.5) / 0.5, 0, 1), rtol=1e-6)
+    assert rates[4] == 0.25 and rates[5] > 0.25 and rates[9] == 1.0
     const = make_train(envs.make("climbing"), dataclasses.replace(cfg, distill_schedule="constant"))
     assert "distill_coef" not in jax.eval_shape(const, jax.random.PRNGKey(0), hp).metrics
     with pytest.raises(ValueError, match="distill_schedule.*joint"):
@@ -411,6 +418,10 @@ def test_trainer_applies_the_distillation_and_pm_dropout_schedules():
         with pytest.raises(ValueError, match="pm_dropout_end=.*a probability in \\[0, 1\\]"):
             TrainConfig(algo="agentmixer_joint", pm_form="joint", pm_dropout=pm_dropout,
                         pm_dropout_end=end).validate()
+    for hold, end in ((0.5, None), (1.0, 1.0), (-0.2, 1.0)):
+        with pytest.raises(ValueError, match="pm_dropout_hold=.*in \\[0, 1\\), and only with pm_dropout_end"):
+            TrainConfig(algo="agentmixer_joint", pm_form="joint", pm_dropout=0.5, pm_dropout_end=end,
+                        pm_dropout_hold=hold).validate()
 
 
 def test_impossible_forms_and_sizes_are_rejected_before_compiling():

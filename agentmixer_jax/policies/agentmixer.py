@@ -116,11 +116,13 @@ class AgentMixer(ActorCritic):
 
     def schedule_hparams(self, hp: HParams, update: Array) -> HParams:
         """gumbel_tau at this update under `tau_schedule` (discrete forms that use a temperature), and with
-        `pm_dropout_end` the pm_dropout rate in force (`pm_dropout_now`), linear from pm_dropout at update 0 to
-        pm_dropout_end at the last update (num_updates - 1)."""
+        `pm_dropout_end` the pm_dropout rate in force (`pm_dropout_now`): pm_dropout until the fraction
+        `pm_dropout_hold` of training is done, then linear to pm_dropout_end at the last update (num_updates - 1)."""
         if self.config.pm_dropout_end is not None:
+            hold = self.config.pm_dropout_hold
+            ramp = jnp.clip((self.progress(update) - hold) / (1.0 - hold), 0.0, 1.0)
             hp = hp.replace(pm_dropout_now=self.config.pm_dropout
-                            + (self.config.pm_dropout_end - self.config.pm_dropout) * self.progress(update))
+                            + (self.config.pm_dropout_end - self.config.pm_dropout) * ramp)
         if not self.discrete or self.config.tau_schedule == "constant":
             return hp
         return hp.replace(gumbel_tau=scheduled_tau(hp.gumbel_tau, hp.tau_decay, self.config.tau_schedule, update,
