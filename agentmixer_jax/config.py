@@ -111,6 +111,10 @@ class TrainConfig:
     # encoder (MAT's transformer encoder over every agent's observation, one value per agent: MAT-Dec's critic
     # given to any centralised-critic algorithm; widths mat_embd / mat_heads / mat_blocks)
     critic_arch: Literal["mlp", "encoder"] = "mlp"
+    # centralised MLP critics: the agent's own observation appended to the global state, MAPPO's agent-specific
+    # global state ("AS", Yu et al. 2022, arXiv 2103.01955, section 5.2: on the hard SMAC maps AS and its
+    # feature-pruned form FP beat the environment-provided state EP, which is what the critic reads without it)
+    critic_agent_obs: bool = False
     pm_channels: int = 64  # Policy Modifier: per-agent feature width C inside the mixer (AgentMixer)
     pm_blocks: int = 1  # Policy Modifier: number of (agent-mixing, channel-mixing) blocks
     pm_token_hidden: int = 32  # Policy Modifier: hidden width of the agent-mixing MLP
@@ -321,6 +325,13 @@ class TrainConfig:
                              "value_norm=False: set value_norm=True too, or leave popart off")
         if self.critic_arch not in ("mlp", "encoder"):
             raise ValueError(f"critic_arch={self.critic_arch!r}: choose mlp or encoder")
+        if self.critic_agent_obs:
+            local = not getattr(algorithm.policy, "centralised_critic", True)  # AgentMixer's is a factory function
+            if local or algorithm.learner.off_policy or self.critic_arch != "mlp" or self.algo in ("mat", "mat_dec"):
+                raise ValueError(f"critic_agent_obs=True appends each agent's observation to the global state that "
+                                 f"a centralised MLP critic reads; algo={self.algo!r} with critic_arch="
+                                 f"{self.critic_arch!r} has no such critic (use mappo, happo or agentmixer with "
+                                 f"critic_arch='mlp'): leave critic_agent_obs off")
         if self.critic_arch == "encoder" or self.algo in ("mat", "mat_dec"):
             if self.mat_embd % self.mat_heads:
                 raise ValueError(f"mat_heads={self.mat_heads} must divide mat_embd={self.mat_embd}: pick a divisor")

@@ -72,6 +72,9 @@ VARIANTS: dict[str, dict[str, str]] = {
     "hidden_norm": {**_OFF, "hidden-norm": "True"},
     "hidden_norm_inputs": {"normalize-inputs": "True", "hidden-norm": "True"},
     "authors": {**_OFF, **_AUTHORS_NETWORKS},
+    # MAPPO's agent-specific global state (Yu et al. 2022, section 5.2): each agent's observation appended to the
+    # state its critic reads, over the preset (input normalisation on)
+    "agent_state": {"normalize-inputs": "True", "critic-agent-obs": "True"},
 }
 
 # variants whose option list is too long for the table's column: what it shows instead

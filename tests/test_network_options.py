@@ -366,3 +366,27 @@ def test_hidden_norm_puts_a_layer_norm_after_every_hidden_layer_of_actors_and_cr
         core = params["actor"]["shared"]["MLP_0"]
         assert sum(k.startswith("LayerNorm") for k in core) == 2 * want
         assert sum(k.startswith("LayerNorm") for k in params["critic"]["MLP_0"]) == 3 * want
+
+
+def test_agent_specific_state_appends_each_agent_s_observation_to_the_critic_s_state():
+    """critic_agent_obs (MAPPO's agent-specific global state): agent i's value reads the global state and agent i's
+    own (normalised) observation, so changing agent 0's observation changes agent 0's value and no other; without
+    it no value reads the observations. Critics that cannot take it are rejected before compiling."""
+    rng = np.random.default_rng(0)
+    for agent_obs in (True, False):
+        policy = _trainer(dataclasses.replace(SMALL, critic_agent_obs=agent_obs)).policy
+        spec = policy.spec
+        params = policy.init(jax.random.PRNGKey(0))
+        obs = jnp.asarray(rng.normal(size=(spec.num_agents, spec.obs_dim)), jnp.float32)
+        state = jnp.asarray(rng.normal(size=(spec.state_dim,)), jnp.float32)
+        width = spec.state_dim + spec.num_agents + (spec.obs_dim if agent_obs else 0)
+        assert policy.critic_input(obs, state).shape == (spec.num_agents, width)
+        value = jax.jit(lambda p, o, s: policy.value(p, *policy.inputs(p, o, s)))
+        v = value(params, obs, state)
+        v2 = value(params, obs.at[0].add(1.0), state)
+        assert (float(jnp.abs(v2[0] - v[0])) > 1e-4) is agent_obs
+        np.testing.assert_array_equal(v2[1:], v[1:])
+    for change in (dict(algo="ippo"), dict(algo="mat_dec"), dict(algo="masac", value_norm=False),
+                   dict(critic_arch="encoder")):
+        with pytest.raises(ValueError, match="critic_agent_obs=True .* leave critic_agent_obs off"):
+            dataclasses.replace(SMALL, critic_agent_obs=True, **change).validate()

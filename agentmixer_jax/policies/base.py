@@ -163,14 +163,16 @@ class ActorCritic:
         return self.actor.apply({"params": params["actor"]}, h, obs, mask, reset)
 
     def critic_input(self, obs: Array, state: Array) -> Array:
-        """(N, in): the global state (centralised) or the agent's own obs (local), plus a one-hot id; with
-        critic_arch='encoder' the observations (N, obs_dim) alone: row i's value reads agent i's obs through the
-        residual path and the others' through attention."""
+        """(N, in): the global state (centralised; with critic_agent_obs the agent's own obs after it) or the
+        agent's own obs (local), plus a one-hot id; with critic_arch='encoder' the observations (N, obs_dim) alone:
+        row i's value reads agent i's obs through the residual path and the others' through attention."""
         if self.config.critic_arch == "encoder":
             return obs
         ids = jnp.eye(self.num_agents, dtype=jnp.float32)
         if self.centralised_critic:
             x = jnp.broadcast_to(state, (self.num_agents, state.shape[-1]))
+            if self.config.critic_agent_obs:
+                x = jnp.concatenate([x, obs], axis=-1)
         else:
             x = obs
         return jnp.concatenate([x, ids], axis=-1)
