@@ -23,7 +23,7 @@ install: $(STAMP)
 train: $(STAMP)
 	$(PY) -m experiments.train --env $(ENV) --algo $(ALGO) --seeds $(SEEDS) $(ARGS)
 
-## The fast test suite (11.5 min with the install on 2 CPU cores from a fresh clone, 2026-12-06; compiled at XLA level 0: tests/conftest.py), in TEST_WORKERS pytest-xdist workers.
+## The fast test suite (12.2 min with the install on 2 CPU cores from a fresh clone, 2026-12-06 evening; compiled at XLA level 0: tests/conftest.py), in TEST_WORKERS pytest-xdist workers.
 test: $(STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=30
 
