@@ -325,18 +325,17 @@ class TrainConfig:
                              "value_norm=False: set value_norm=True too, or leave popart off")
         if self.critic_arch not in ("mlp", "encoder"):
             raise ValueError(f"critic_arch={self.critic_arch!r}: choose mlp or encoder")
-        if self.critic_agent_obs:
-            local = not getattr(algorithm.policy, "centralised_critic", True)  # AgentMixer's is a factory function
-            if local or algorithm.learner.off_policy or self.critic_arch != "mlp" or self.algo in ("mat", "mat_dec"):
-                raise ValueError(f"critic_agent_obs=True appends each agent's observation to the global state that "
-                                 f"a centralised MLP critic reads; algo={self.algo!r} with critic_arch="
-                                 f"{self.critic_arch!r} has no such critic (use mappo, happo or agentmixer with "
-                                 f"critic_arch='mlp'): leave critic_agent_obs off")
+        local = not getattr(algorithm.policy, "centralised_critic", True)  # AgentMixer's is a factory function
+        if self.critic_agent_obs and (local or algorithm.learner.off_policy or self.critic_arch != "mlp"
+                                      or self.algo in ("mat", "mat_dec")):
+            raise ValueError(f"critic_agent_obs=True appends each agent's observation to the global state that a "
+                             f"centralised MLP critic reads; algo={self.algo!r} with critic_arch="
+                             f"{self.critic_arch!r} has no such critic (use mappo, happo or agentmixer with "
+                             f"critic_arch='mlp'): leave critic_agent_obs off")
         if self.critic_arch == "encoder" or self.algo in ("mat", "mat_dec"):
             if self.mat_embd % self.mat_heads:
                 raise ValueError(f"mat_heads={self.mat_heads} must divide mat_embd={self.mat_embd}: pick a divisor")
         if self.critic_arch == "encoder":
-            local = not getattr(algorithm.policy, "centralised_critic", True)  # AgentMixer's is a factory function
             why = ("has the encoder already" if self.algo in ("mat", "mat_dec") else
                    "learns Q critics (off-policy)" if algorithm.learner.off_policy else
                    "has local critics (use mappo for a centralised one)" if local else "")
